@@ -1,0 +1,26 @@
+"""The inference API: ``load(name_or_path)`` -> :class:`Inpainter`, callable on PIL/numpy/tensor pictures.
+
+Modules: ``inpainter`` (load, Inpainter), ``io`` (type conversions, bit-exact write-back),
+``tiling`` (context windows at the model's native resolution), ``auto`` (style/mask-kind router).
+"""
+
+from __future__ import annotations
+
+from inpaintlab.api.auto import AutoInpainter
+from inpaintlab.api.inpainter import Inpainter, load, load_model, resolve_device
+from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
+from inpaintlab.api.tiling import Window, plan_windows
+
+__all__ = [
+    "AutoInpainter",
+    "Fill",
+    "Inpainter",
+    "PictureBatch",
+    "Window",
+    "load",
+    "load_model",
+    "plan_windows",
+    "resolve_device",
+    "to_hole",
+    "to_picture_batch",
+]

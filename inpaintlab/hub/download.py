@@ -1,0 +1,186 @@
+"""HTTP(S) download of one file: timeout, retries with backoff, mirrors, progress bar, SHA-256 check.
+
+Every download streams into a temporary file in the destination's directory, is hashed while it
+streams, and is renamed into place (``os.replace``) only once its size and hash are right, so a
+reader never sees a half-written or wrong file. Only the standard library (``urllib``) talks HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+_TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
+
+
+class DownloadError(RuntimeError):
+    """A file could not be downloaded from any of its URLs."""
+
+
+class ChecksumError(ValueError):
+    """A file's size or SHA-256 is not the expected one (the bad file has been deleted)."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying on the same URL (server error, timeout, cut-off transfer)."""
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = _CHUNK) -> str:
+    """Hex SHA-256 of a file, read in chunks (bounded memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_url(
+    url: str,
+    dest: str | os.PathLike,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    timeout: float = 60.0,
+    retries: int = 3,
+    backoff: float = 1.0,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``dest`` atomically; retry transient failures with exponential backoff.
+
+    Args:
+        url: http(s) URL.
+        dest: final path; its directory must exist. Written only when the file is complete and right.
+        sha256: expected hex SHA-256 (checked before the file is renamed into place).
+        size: expected size in bytes.
+        timeout: socket timeout per attempt, seconds.
+        retries: extra attempts after the first for server errors (5xx, 429), timeouts and
+            cut-off transfers; wrong content and 4xx errors are not retried.
+        backoff: sleep ``backoff * 2**attempt`` seconds before each retry.
+        progress: show a tqdm progress bar on stderr.
+
+    Raises:
+        ChecksumError: the server sent a file of the wrong size or hash.
+        DownloadError: the URL failed on every attempt.
+    """
+    dest = Path(dest)
+    last: Exception | None = None
+    for attempt in range(retries + 1):
+        if attempt:
+            delay = backoff * 2 ** (attempt - 1)
+            log.warning(
+                "retrying %s in %.1fs (attempt %d of %d): %s", url, delay, attempt + 1, retries + 1, last
+            )
+            time.sleep(delay)
+        try:
+            return _download_once(url, dest, sha256=sha256, size=size, timeout=timeout, progress=progress)
+        except _Transient as err:
+            last = err.__cause__ or err
+    raise DownloadError(f"could not download {dest.name} from {url} after {retries + 1} attempts: {last}")
+
+
+def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> Path:
+    request = urllib.request.Request(url, headers={"User-Agent": "inpaintlab-hub"})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code in _TRANSIENT_HTTP:
+            raise _Transient() from err
+        raise DownloadError(f"{url} answered HTTP {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:  # refused, DNS, timeout
+        raise _Transient() from err
+
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with response, os.fdopen(fd, "wb") as out:
+            announced = response.headers.get("Content-Length")
+            total = int(announced) if announced and announced.isdigit() else size
+            digest, received = hashlib.sha256(), 0
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=dest.name,
+                file=sys.stderr,
+                disable=not progress,
+                leave=False,
+            ) as bar:
+                try:
+                    while block := response.read(_CHUNK):
+                        out.write(block)
+                        digest.update(block)
+                        received += len(block)
+                        bar.update(len(block))
+                except (http.client.IncompleteRead, OSError) as err:  # cut off, reset, timed out
+                    raise _Transient() from err
+        if announced and announced.isdigit() and received != int(announced):
+            raise _Transient() from ConnectionError(f"transfer cut off: got {received} of {announced} bytes")
+        actual = digest.hexdigest()
+        if (size is not None and received != size) or (sha256 is not None and actual != sha256):
+            raise ChecksumError(
+                f"{url} sent {dest.name} as {received} bytes with sha256 {actual}, expected "
+                f"{size if size is not None else 'any number of'} bytes with sha256 {sha256 or '(any)'}: "
+                "a truncated or different file; it was deleted. Run again, try another mirror "
+                "(INPAINTLAB_HUB_URL) or update inpaintlab"
+            )
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def download_mirrors(
+    urls: Sequence[str],
+    dest: str | os.PathLike,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    timeout: float = 60.0,
+    retries: int = 3,
+    backoff: float = 1.0,
+    progress: bool = True,
+) -> Path:
+    """Try each mirror in turn with :func:`download_url`; the first good file wins.
+
+    Raises:
+        ChecksumError: no mirror worked and at least one sent a wrong file (all failures listed).
+        DownloadError: no mirror worked (all failures listed).
+    """
+    if not urls:
+        raise DownloadError(f"no URL to download {Path(dest).name} from; add urls to its registry entry")
+    failures: list[tuple[str, Exception]] = []
+    for url in urls:
+        try:
+            return download_url(
+                url,
+                dest,
+                sha256=sha256,
+                size=size,
+                timeout=timeout,
+                retries=retries,
+                backoff=backoff,
+                progress=progress,
+            )
+        except (DownloadError, ChecksumError) as err:
+            log.warning("mirror failed for %s: %s", Path(dest).name, err)
+            failures.append((url, err))
+    if len(failures) == 1:
+        raise failures[0][1]
+    detail = "\n".join(f"  - {err}" for _, err in failures)
+    kind = ChecksumError if any(isinstance(e, ChecksumError) for _, e in failures) else DownloadError
+    raise kind(f"every mirror failed for {Path(dest).name}:\n{detail}")

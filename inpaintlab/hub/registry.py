@@ -1,0 +1,290 @@
+"""The checkpoint registry: ``checkpoints.yaml`` parsed into validated :class:`CheckpointEntry` objects.
+
+The registry ships inside the package (``inpaintlab/checkpoints.yaml``, a symlink to the repository's
+``checkpoints.yaml`` in a clone, the real file in a wheel). ``INPAINTLAB_REGISTRY`` points the hub
+at another file. Every entry is checked field by field; a malformed one raises
+:class:`RegistryError` naming the file, the entry and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REGISTRY_ENV = "INPAINTLAB_REGISTRY"
+
+TASKS = ("inpaint", "classify")
+MASK_KINDS = ("center", "blocks", "region")
+VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_FIELDS = (
+    "description",
+    "task",
+    "style",
+    "mask",
+    "arch",
+    "resolution",
+    "value_range",
+    "file",
+    "sha256",
+    "bytes",
+    "urls",
+    "license",
+    "recipe",
+    "metrics",
+)
+_OPTIONAL = {"task": "inpaint", "value_range": [0, 1], "metrics": {}}
+
+
+class RegistryError(ValueError):
+    """A registry file or one of its entries is malformed."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a checkpoint was trained: the training config and the data it saw."""
+
+    config: str
+    data: str
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    """One published checkpoint, as listed in ``checkpoints.yaml``.
+
+    Attributes:
+        name: registry name (``load(name)``), e.g. ``"monet-blocks"``.
+        description: one line for people.
+        task: ``"inpaint"`` (a generator) or ``"classify"`` (the style classifier).
+        style: picture style it was trained on (``"photo"``, ``"monet"``).
+        mask: mask kind it was trained on (``"center"``, ``"blocks"``, ``"region"``); None for classifiers.
+        arch: ``{"class": str, "init": dict}``, what ``inpaintlab.models.build_model`` rebuilds.
+        resolution: native resolution in pixels (square inputs of this size).
+        value_range: pixel range at the model boundary, ``(0.0, 1.0)`` or ``(-1.0, 1.0)``.
+        file: safetensors file name.
+        sha256: expected SHA-256 of the file (64 lowercase hex digits).
+        bytes: expected file size.
+        urls: download mirrors, tried in order.
+        license: licence of the weights.
+        recipe: training config and data.
+        metrics: measured metrics (name -> number).
+    """
+
+    name: str
+    description: str
+    task: str
+    style: str
+    mask: str | None
+    arch: dict[str, Any]
+    resolution: int
+    value_range: tuple[float, float]
+    file: str
+    sha256: str
+    bytes: int
+    urls: tuple[str, ...]
+    license: str
+    recipe: Recipe
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain YAML-ready data (without its name), in the registry's field order."""
+        data = {
+            "description": self.description,
+            "task": self.task,
+            "style": self.style,
+            "mask": self.mask,
+            "arch": {"class": self.arch["class"], "init": dict(self.arch["init"])},
+            "resolution": self.resolution,
+            "value_range": list(self.value_range),
+            "file": self.file,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "urls": list(self.urls),
+            "license": self.license,
+            "recipe": {"config": self.recipe.config, "data": self.recipe.data},
+            "metrics": dict(self.metrics),
+        }
+        return data
+
+
+def default_registry_path() -> Path:
+    """The registry file the hub reads: ``$INPAINTLAB_REGISTRY`` or the one shipped in the package."""
+    override = os.environ.get(REGISTRY_ENV)
+    if override:
+        return Path(override).expanduser()
+    shipped = Path(str(resources.files("inpaintlab").joinpath("checkpoints.yaml")))
+    if shipped.is_file():
+        return shipped
+    # a checkout where the symlink did not survive (e.g. Windows without symlink support)
+    return Path(__file__).resolve().parents[2] / "checkpoints.yaml"
+
+
+def load_registry(path: str | os.PathLike | None = None) -> dict[str, CheckpointEntry]:
+    """Parse and validate a registry file (default: :func:`default_registry_path`).
+
+    Returns:
+        name -> :class:`CheckpointEntry`, in file order.
+
+    Raises:
+        RegistryError: the file is missing, not YAML, or an entry is malformed (the message names
+            the file, the entry and the field).
+    """
+    path = Path(path) if path is not None else default_registry_path()
+    if not path.is_file():
+        hint = f" (set by ${REGISTRY_ENV})" if os.environ.get(REGISTRY_ENV) else ""
+        raise RegistryError(
+            f"checkpoint registry {path}{hint} does not exist; point ${REGISTRY_ENV} at a checkpoints.yaml"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise RegistryError(f"checkpoint registry {path} is not valid YAML: {err}") from None
+    return parse_registry(data, source=str(path))
+
+
+def parse_registry(data: Any, source: str = "<registry>") -> dict[str, CheckpointEntry]:
+    """Validate already-loaded registry data ``{"checkpoints": {name: {...}}}``."""
+    if not isinstance(data, dict) or "checkpoints" not in data:
+        raise RegistryError(
+            f"{source}: expected a mapping with a top-level 'checkpoints:' key, got {data!r:.80}"
+        )
+    checkpoints = data["checkpoints"] or {}
+    if not isinstance(checkpoints, dict):
+        raise RegistryError(
+            f"{source}: 'checkpoints' must map names to entries, got {type(checkpoints).__name__}"
+        )
+    return {str(name): parse_entry(str(name), raw, source) for name, raw in checkpoints.items()}
+
+
+def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEntry:
+    """Validate one entry; :class:`RegistryError` names ``source``, the entry and the field."""
+
+    def fail(fld: str, expected: str, got: Any) -> RegistryError:
+        return RegistryError(
+            f"{source}: entry {name!r}, field {fld!r}: expected {expected}, got {got!r:.120}"
+        )
+
+    if not NAME_PATTERN.match(name):
+        raise fail("name", "lowercase letters, digits and '-' (e.g. 'monet-blocks')", name)
+    if not isinstance(raw, dict):
+        raise fail("<entry>", "a mapping of fields", raw)
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise fail(unknown[0], f"one of the known fields {', '.join(_FIELDS)}", unknown[0])
+    missing = [f for f in _FIELDS if f not in raw and f not in _OPTIONAL]
+    if missing:
+        raise fail(missing[0], "this field to be present", "nothing")
+    get = {**_OPTIONAL, **raw}.__getitem__
+
+    def text(fld: str) -> str:
+        value = get(fld)
+        if not isinstance(value, str) or not value.strip():
+            raise fail(fld, "a non-empty string", value)
+        return value
+
+    task = text("task")
+    if task not in TASKS:
+        raise fail("task", f"one of {TASKS}", task)
+    mask = get("mask")
+    if task == "inpaint" and mask not in MASK_KINDS:
+        raise fail("mask", f"one of {MASK_KINDS} for an inpainting checkpoint", mask)
+    if task == "classify" and mask is not None:
+        raise fail("mask", "null for a classifier", mask)
+
+    arch = get("arch")
+    if not isinstance(arch, dict) or set(arch) != {"class", "init"} or not isinstance(arch["class"], str):
+        raise fail("arch", "a mapping {class: <model class name>, init: {<constructor arguments>}}", arch)
+    if not isinstance(arch["init"], dict):
+        raise fail("arch.init", "a mapping of constructor arguments", arch["init"])
+
+    resolution = get("resolution")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
+        raise fail("resolution", "an integer >= 8 (pixels)", resolution)
+    value_range = get("value_range")
+    try:
+        value_range = tuple(float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise fail("value_range", "[0, 1] or [-1, 1]", value_range) from None
+    if value_range not in VALUE_RANGES:
+        raise fail("value_range", "[0, 1] or [-1, 1]", list(value_range))
+
+    file = text("file")
+    if "/" in file or "\\" in file or not file.endswith(".safetensors"):
+        raise fail("file", "a bare file name ending in .safetensors (weights are safetensors only)", file)
+    sha256 = get("sha256")
+    if not isinstance(sha256, str) or not _SHA256.match(sha256):
+        raise fail("sha256", "64 lowercase hex digits (quote it in YAML)", sha256)
+    size = get("bytes")
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise fail("bytes", "the file size as a positive integer", size)
+    urls = get("urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not urls:
+        raise fail("urls", "a list of one or more http(s) URLs", urls)
+    for url in urls:
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise fail("urls", "http(s) URLs", url)
+
+    recipe = get("recipe")
+    if not isinstance(recipe, dict) or set(recipe) != {"config", "data"}:
+        raise fail("recipe", "a mapping {config: <config path>, data: <training data>}", recipe)
+    for key in ("config", "data"):
+        if not isinstance(recipe[key], str) or not recipe[key].strip():
+            raise fail(f"recipe.{key}", "a non-empty string", recipe[key])
+    metrics = get("metrics") or {}
+    if not isinstance(metrics, dict):
+        raise fail("metrics", "a mapping of metric name to number", metrics)
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail(f"metrics.{key}", "a finite number", value)
+
+    return CheckpointEntry(
+        name=name,
+        description=text("description"),
+        task=task,
+        style=text("style"),
+        mask=mask,
+        arch={"class": arch["class"], "init": dict(arch["init"])},
+        resolution=resolution,
+        value_range=value_range,  # type: ignore[arg-type]
+        file=file,
+        sha256=sha256,
+        bytes=size,
+        urls=tuple(urls),
+        license=text("license"),
+        recipe=Recipe(config=recipe["config"], data=recipe["data"]),
+        metrics={str(k): float(v) for k, v in metrics.items()},
+    )
+
+
+def get_entry(name: str, registry: dict[str, CheckpointEntry] | None = None) -> CheckpointEntry:
+    """The entry called ``name``; ``KeyError`` listing the known names when there is none."""
+    registry = load_registry() if registry is None else registry
+    if name not in registry:
+        known = ", ".join(registry) or "none yet: the registry has no entries"
+        raise KeyError(
+            f"no checkpoint named {name!r} in the registry {default_registry_path()}; known names: {known}. "
+            "Pass a path to a .safetensors or Lightning .ckpt file to load a local checkpoint"
+        )
+    return registry[name]
+
+
+def list_models(registry: dict[str, CheckpointEntry] | None = None, task: str | None = None) -> list[str]:
+    """Names of the registry's checkpoints (optionally only one ``task``: ``"inpaint"``/``"classify"``)."""
+    registry = load_registry() if registry is None else registry
+    return [name for name, entry in registry.items() if task is None or entry.task == task]
+
+
+def entry_to_yaml(entry: CheckpointEntry) -> str:
+    """A registry snippet (``name: {...}``) ready to paste under ``checkpoints:``."""
+    return yaml.safe_dump({entry.name: entry.to_dict()}, sort_keys=False, default_flow_style=False, width=110)

@@ -1,0 +1,188 @@
+"""Hub and inference commands: ``models``, ``download``, ``export``, ``inpaint``.
+
+``main(argv) -> int`` parses ``argv`` (without the program name) and returns the exit status; the
+``inpaintlab`` console script hands these subcommands to it. Errors a user can fix (unknown name,
+missing file, bad checksum, offline) print one line to stderr and return 1, never a traceback.
+
+    inpaintlab models
+    inpaintlab download monet-blocks            # or: all
+    inpaintlab export runs/x/last.ckpt --name monet-blocks --out hub
+    inpaintlab inpaint --model monet-blocks --image in.jpg --mask mask.png --output out.png [--dilate 4]
+    inpaintlab inpaint --model auto --image photos/ --mask masks/ --output filled/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+COMMANDS = ("models", "download", "export", "inpaint")
+
+
+def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="inpaintlab checkpoint hub and inference")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+
+    sub.add_parser("models", help="list the registry's checkpoints (cached or not, metrics)")
+
+    download = sub.add_parser("download", help="fetch checkpoints into the cache")
+    download.add_argument("names", nargs="+", metavar="NAME", help="registry names, or 'all'")
+
+    export = sub.add_parser("export", help="turn a training .ckpt into a safetensors file + registry entry")
+    export.add_argument("ckpt", type=Path, metavar="RUN.ckpt")
+    export.add_argument("--name", help="registry name (default: the checkpoint's file stem)")
+    export.add_argument("--out", type=Path, default=Path("hub"), help="output folder (default: hub)")
+    export.add_argument("--url", action="append", dest="urls", help="download URL (repeatable)")
+    export.add_argument("--description")
+    export.add_argument("--license")
+    export.add_argument("--recipe", help="training config path")
+    export.add_argument("--data", help="training data")
+
+    inpaint = sub.add_parser("inpaint", help="inpaint a picture or a folder of pictures")
+    inpaint.add_argument("--model", required=True, help="registry name, 'auto', or a .safetensors/.ckpt file")
+    inpaint.add_argument("--image", required=True, type=Path, help="picture or folder")
+    inpaint.add_argument(
+        "--mask", required=True, type=Path, help="mask (nonzero = hole) or folder (same stems)"
+    )
+    inpaint.add_argument("--output", required=True, type=Path, help="output picture or folder")
+    inpaint.add_argument("--dilate", type=int, default=0, help="grow the hole by N pixels")
+    inpaint.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the exit status (0 ok, 1 user error, 2 usage error)."""
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exit_:  # argparse exits on --help and usage errors; hand back its status instead
+        return int(exit_.code or 0)
+    handler = {"models": cmd_models, "download": cmd_download, "export": cmd_export, "inpaint": cmd_inpaint}
+    try:
+        return handler[args.command](args)
+    except KeyError as err:  # unknown names: the message lists the known ones
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as err:  # checksum, offline, download, bad file
+        print(f"error: {err}", file=sys.stderr)
+    return 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from inpaintlab.hub import default_registry_path, load_registry, local_file
+
+    entries = load_registry()
+    if not entries:
+        print(f"no checkpoints in the registry yet ({default_registry_path()})")
+        return 0
+    rows = [("NAME", "STYLE", "MASK", "SIZE", "LOCAL", "METRICS")]
+    for name, entry in entries.items():
+        where = local_file(entry)
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items()) or "-"
+        rows.append(
+            (name, entry.style, entry.mask or "-", _size(entry.bytes), where[1] if where else "no", metrics)
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from inpaintlab.hub import fetch, get_entry, load_registry
+
+    entries = load_registry()
+    names = list(entries) if args.names == ["all"] else args.names
+    if not names:
+        print("no checkpoints in the registry yet: nothing to download")
+    for name in names:
+        print(f"{name}: {fetch(get_entry(name, entries))}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from inpaintlab.hub import export_checkpoint
+
+    result = export_checkpoint(
+        args.ckpt,
+        args.out,
+        args.name,
+        urls=args.urls,
+        description=args.description,
+        license=args.license,
+        recipe_config=args.recipe,
+        recipe_data=args.data,
+    )
+    print(f"wrote {result.weights} ({result.bytes} bytes, sha256 {result.sha256})")
+    print(f"wrote {result.snippet_path}; add it under 'checkpoints:' in checkpoints.yaml:\n")
+    print(result.snippet, end="")
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    from inpaintlab.api import load
+
+    pairs = _pairs(args.image, args.mask, args.output)
+    inpainter = load(args.model, device=args.device)
+    for image_path, mask_path, out_path in tqdm(
+        pairs, desc="inpaint", unit="img", file=sys.stderr, disable=len(pairs) < 2
+    ):
+        with Image.open(image_path) as image, Image.open(mask_path) as mask:
+            image.load()
+            result = inpainter(image, mask, dilate=args.dilate)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        if out_path.suffix.lower() in (".jpg", ".jpeg") and result.mode not in ("RGB", "L"):
+            result = result.convert("RGB")  # JPEG has no alpha
+        result.save(out_path)
+        if len(pairs) == 1:
+            print(f"{out_path} ({inpainter.name})")
+    if len(pairs) > 1:
+        print(f"wrote {len(pairs)} pictures to {args.output} ({inpainter.name})")
+    return 0
+
+
+def _pairs(image: Path, mask: Path, output: Path) -> list[tuple[Path, Path, Path]]:
+    """(image, mask, output) paths for a single picture or for folders matched by file stem."""
+    if not image.exists():
+        raise FileNotFoundError(f"--image {image} does not exist")
+    if not mask.exists():
+        raise FileNotFoundError(f"--mask {mask} does not exist")
+    if image.is_file():
+        if mask.is_dir():
+            raise ValueError(f"--image {image} is a file but --mask {mask} is a folder; give a mask file")
+        if output.is_dir():
+            output = output / f"{image.stem}.png"
+        return [(image, mask, output)]
+    if not mask.is_dir():
+        raise ValueError(
+            f"--image {image} is a folder, so --mask must be a folder of masks with the same stems"
+        )
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"--image {image} is a folder, so --output must be a folder, got the file {output}")
+    images = sorted(p for p in image.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    masks = {p.stem: p for p in sorted(mask.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    if not images:
+        raise ValueError(f"no pictures ({', '.join(IMAGE_SUFFIXES)}) in {image}")
+    missing = [p.name for p in images if p.stem not in masks]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} picture(s) in {image} have no mask with the same stem in {mask}: "
+            + ", ".join(missing)
+        )
+    return [(p, masks[p.stem], output / f"{p.stem}.png") for p in images]
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes} B"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,485 @@
+"""Registry parsing, verified download/cache (against a loopback HTTP server), weight files, export."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from inpaintlab.hub import (
+    CheckpointEntry,
+    ChecksumError,
+    DownloadError,
+    OfflineError,
+    RegistryError,
+    cache_dir,
+    download_mirrors,
+    entry_to_yaml,
+    fetch,
+    get_entry,
+    hub_urls,
+    list_models,
+    load_registry,
+    local_file,
+    parse_entry,
+    parse_registry,
+)
+from inpaintlab.hub import cache as hub_cache
+from inpaintlab.hub.export import export_checkpoint
+from inpaintlab.hub.weights import (
+    ARCH_KEY,
+    build_model,
+    load_training_checkpoint,
+    load_weights,
+    read_arch,
+    read_metadata,
+    save_weights,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PAYLOAD = bytes(range(256)) * 64  # 16 KiB stand-in for a weights file
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def entry_dict(**overrides) -> dict:
+    raw = {
+        "description": "test checkpoint",
+        "style": "monet",
+        "mask": "blocks",
+        "arch": {"class": "UNetGenerator", "init": {"base_channels": 4}},
+        "resolution": 32,
+        "file": "tiny-test.safetensors",
+        "sha256": PAYLOAD_SHA,
+        "bytes": len(PAYLOAD),
+        "urls": ["http://127.0.0.1:9/tiny-test.safetensors"],
+        "license": "Apache-2.0",
+        "recipe": {"config": "examples/configs/tiny.yaml", "data": "synthetic"},
+        "metrics": {"val_psnr_hole": 21.5},
+    }
+    raw.update(overrides)
+    return raw
+
+
+def make_entry(**overrides) -> CheckpointEntry:
+    return parse_entry("tiny-test", entry_dict(**overrides))
+
+
+# ---------------------------------------------------------------- loopback HTTP server
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        state = self.server.state
+        with state["lock"]:
+            state["hits"][self.path] += 1
+            plan = state["routes"].get(self.path, [("status", 404)])
+            step = plan.pop(0) if len(plan) > 1 else plan[0]
+        kind = step[0]
+        if kind == "status":
+            self.send_response(step[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = step[1]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if kind == "cut":  # announce the full length, send half, hang up
+            self.wfile.write(body[: len(body) // 2])
+            return
+        if kind == "slow":
+            time.sleep(step[2])
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """A loopback server: ``server.route(path, *steps)``; requests take the next step (the last repeats)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.state = {"lock": threading.Lock(), "hits": Counter(), "routes": {}}
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    class Server:
+        url = base
+        hits = httpd.state["hits"]
+
+        @staticmethod
+        def route(path, *steps):
+            httpd.state["routes"][path] = list(steps)
+            return base + path
+
+    yield Server
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def dead_url() -> str:
+    """A loopback URL nobody listens on (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/gone.safetensors"
+
+
+FAST = {"retries": 2, "backoff": 0.0, "timeout": 5.0, "progress": False}
+
+
+# ---------------------------------------------------------------- registry
+def test_shipped_registry_is_a_symlink_starting_empty_with_schema_comment():
+    link = REPO / "inpaintlab" / "checkpoints.yaml"
+    assert link.is_symlink() and os.readlink(link) == "../checkpoints.yaml"
+    text = (REPO / "checkpoints.yaml").read_text()
+    assert "# checkpoints:" in text and "sha256:" in text  # the documented schema
+    assert yaml.safe_load(text) == {"checkpoints": {}}
+    assert load_registry() == {} and list_models() == []
+
+
+def test_registry_env_var_points_to_another_file(tmp_path, monkeypatch):
+    path = tmp_path / "reg.yaml"
+    path.write_text(yaml.safe_dump({"checkpoints": {"tiny-test": entry_dict()}}))
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(path))
+    assert list_models() == ["tiny-test"]
+    entry = get_entry("tiny-test")
+    assert entry.arch == {"class": "UNetGenerator", "init": {"base_channels": 4}}
+    assert entry.urls == ("http://127.0.0.1:9/tiny-test.safetensors",)
+    assert entry.value_range == (0.0, 1.0) and entry.task == "inpaint"
+    assert entry.recipe.data == "synthetic" and entry.metrics == {"val_psnr_hole": 21.5}
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(tmp_path / "missing.yaml"))
+    with pytest.raises(RegistryError, match="missing.yaml.*does not exist.*INPAINTLAB_REGISTRY"):
+        load_registry()
+
+
+def test_entry_round_trips_through_yaml():
+    entry = make_entry()
+    again = parse_registry({"checkpoints": yaml.safe_load(entry_to_yaml(entry))})["tiny-test"]
+    assert again == entry
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("sha256", "abc", "field 'sha256': expected 64 lowercase hex"),
+        ("sha256", "A" * 64, "field 'sha256'"),
+        ("mask", "stripes", "field 'mask': expected one of"),
+        ("arch", {"class": "UNetGenerator"}, "field 'arch'"),
+        ("resolution", "256", "field 'resolution'"),
+        ("bytes", -1, "field 'bytes'"),
+        ("urls", [], "field 'urls': expected a list of one or more"),
+        ("urls", ["ftp://x/y"], "field 'urls': expected http"),
+        ("file", "weights.pt", "field 'file'.*safetensors only"),
+        ("file", "../x.safetensors", "field 'file'"),
+        ("value_range", [0, 255], "field 'value_range'"),
+        ("recipe", {"config": "x.yaml"}, "field 'recipe'"),
+        ("metrics", {"psnr": "high"}, "field 'metrics.psnr'"),
+        ("licence", "MIT", "field 'licence': expected one of the known fields"),
+    ],
+)
+def test_malformed_entry_error_names_entry_and_field(field, value, match):
+    with pytest.raises(RegistryError, match=f"entry 'tiny-test', {match}"):
+        parse_registry({"checkpoints": {"tiny-test": entry_dict(**{field: value})}}, source="reg.yaml")
+
+
+def test_missing_field_and_bad_name_and_bad_top_level():
+    raw = entry_dict()
+    del raw["license"]
+    with pytest.raises(RegistryError, match="entry 'x', field 'license': expected this field"):
+        parse_entry("x", raw)
+    with pytest.raises(RegistryError, match="field 'name'"):
+        parse_entry("Monet Blocks", entry_dict())
+    with pytest.raises(RegistryError, match="top-level 'checkpoints:'"):
+        parse_registry([1, 2])
+    classifier = parse_entry("style-classifier", entry_dict(task="classify", mask=None))
+    assert classifier.mask is None
+    with pytest.raises(RegistryError, match="field 'mask': expected null"):
+        parse_entry("style-classifier", entry_dict(task="classify"))
+
+
+def test_unknown_name_is_a_key_error_listing_the_names():
+    registry = {"a-b": make_entry(), "c-d": make_entry()}
+    with pytest.raises(KeyError, match="no checkpoint named 'zzz'.*known names: a-b, c-d"):
+        get_entry("zzz", registry)
+    with pytest.raises(KeyError, match="none yet"):
+        get_entry("zzz", {})
+
+
+# ---------------------------------------------------------------- download
+def test_download_from_server_verifies_and_leaves_no_temp_files(server, tmp_path):
+    url = server.route("/w.safetensors", ("ok", PAYLOAD))
+    dest = tmp_path / "w.safetensors"
+    download_mirrors([url], dest, sha256=PAYLOAD_SHA, size=len(PAYLOAD), **FAST)
+    assert dest.read_bytes() == PAYLOAD
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+def test_wrong_file_raises_naming_both_hashes_and_is_deleted(server, tmp_path):
+    wrong = b"not the weights" * 100
+    url = server.route("/w.safetensors", ("ok", wrong))
+    dest = tmp_path / "w.safetensors"
+    with pytest.raises(
+        ChecksumError, match=rf"w\.safetensors.*{hashlib.sha256(wrong).hexdigest()}.*{PAYLOAD_SHA}.*deleted"
+    ):
+        download_mirrors([url], dest, sha256=PAYLOAD_SHA, size=None, **FAST)
+    assert list(tmp_path.iterdir()) == []
+    assert server.hits["/w.safetensors"] == 1  # a wrong file is not retried on the same URL
+
+
+def test_short_file_is_a_checksum_error(server, tmp_path):
+    url = server.route("/w.safetensors", ("ok", PAYLOAD[:100]))
+    with pytest.raises(ChecksumError, match=f"100 bytes with sha256 .*expected {len(PAYLOAD)} bytes"):
+        download_mirrors([url], tmp_path / "w.safetensors", sha256=PAYLOAD_SHA, size=len(PAYLOAD), **FAST)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cut_off_transfer_is_retried_then_fails_cleanly(server, tmp_path):
+    url = server.route("/w.safetensors", ("cut", PAYLOAD))
+    with pytest.raises(DownloadError, match=r"w\.safetensors.*after 3 attempts"):
+        download_mirrors([url], tmp_path / "w.safetensors", sha256=PAYLOAD_SHA, size=len(PAYLOAD), **FAST)
+    assert server.hits["/w.safetensors"] == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_error_then_success_is_retried(server, tmp_path):
+    url = server.route("/w.safetensors", ("status", 500), ("cut", PAYLOAD), ("ok", PAYLOAD))
+    dest = download_mirrors([url], tmp_path / "w.safetensors", sha256=PAYLOAD_SHA, size=len(PAYLOAD), **FAST)
+    assert dest.read_bytes() == PAYLOAD and server.hits["/w.safetensors"] == 3
+
+
+def test_404_is_not_retried_and_dead_mirror_falls_through_to_good_one(server, tmp_path):
+    missing = server.route("/missing.safetensors", ("status", 404))
+    good = server.route("/w.safetensors", ("ok", PAYLOAD))
+    dest = download_mirrors(
+        [dead_url(), missing, good], tmp_path / "w.safetensors", sha256=PAYLOAD_SHA, size=len(PAYLOAD), **FAST
+    )
+    assert dest.read_bytes() == PAYLOAD
+    assert server.hits["/missing.safetensors"] == 1 and server.hits["/w.safetensors"] == 1
+    with pytest.raises(DownloadError, match=r"(?s)every mirror failed.*Connection refused.*HTTP 404"):
+        download_mirrors([dead_url(), missing], tmp_path / "x.safetensors", **FAST)
+
+
+# ---------------------------------------------------------------- cache and sources
+def test_fetch_downloads_once_then_serves_the_verified_cache(server, monkeypatch):
+    entry = make_entry(urls=[server.route("/tiny-test.safetensors", ("ok", PAYLOAD))])
+    path = fetch(entry, **FAST)
+    assert path == cache_dir() / entry.file and path.read_bytes() == PAYLOAD
+    assert local_file(entry) == (path, "cache")
+    assert fetch(entry, **FAST) == path
+    assert server.hits["/tiny-test.safetensors"] == 1
+
+
+def test_corrupt_cache_file_is_deleted_with_clear_error(monkeypatch):
+    entry = make_entry()
+    cached = cache_dir() / entry.file
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(PAYLOAD[:-1] + b"\x00")
+    with pytest.raises(
+        ChecksumError,
+        match=rf"{entry.file} has .*sha256 [0-9a-f]{{64}}, expected .*{PAYLOAD_SHA}.*deleted.*run again",
+    ):
+        fetch(entry, offline=True)
+    assert not cached.exists()
+
+
+def test_hub_url_env_is_tried_before_the_entry_mirrors(server, monkeypatch):
+    server.route("/mirror/tiny-test.safetensors", ("ok", PAYLOAD))
+    monkeypatch.setenv("INPAINTLAB_HUB_URL", server.url + "/mirror/")
+    entry = make_entry(urls=[dead_url()])
+    assert hub_urls(entry)[0] == server.url + "/mirror/tiny-test.safetensors"
+    assert fetch(entry, **FAST).read_bytes() == PAYLOAD
+
+
+def test_repo_hub_folder_is_used_without_network_and_never_deleted(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_cache, "repo_hub_dir", lambda: tmp_path)
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    entry = make_entry()
+    shipped = tmp_path / entry.file
+    shipped.write_bytes(PAYLOAD)
+    assert fetch(entry) == shipped and local_file(entry) == (shipped, "repo")
+    shipped.write_bytes(PAYLOAD[::-1])
+    with pytest.raises(ChecksumError, match="git checkout -- hub/tiny-test.safetensors"):
+        fetch(entry)
+    assert shipped.exists()  # under version control: reported, not deleted
+
+
+def test_real_repo_hub_dir_is_found_from_a_clone():
+    assert hub_cache.repo_hub_dir() == REPO / "hub"
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError("offline mode touched the network")
+
+
+def test_offline_never_connects(monkeypatch):
+    monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+    monkeypatch.setattr(hub_cache, "repo_hub_dir", lambda: None)
+    entry = make_entry()
+    with pytest.raises(
+        OfflineError, match=r"not available offline.*tiny-test\.safetensors.*Unset INPAINTLAB_OFFLINE"
+    ):
+        fetch(entry)
+    cached = cache_dir() / entry.file
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(PAYLOAD)
+    assert fetch(entry) == cached
+
+
+def test_concurrent_threads_download_once_and_leave_one_good_file(server):
+    entry = make_entry(urls=[server.route("/tiny-test.safetensors", ("slow", PAYLOAD, 0.3))])
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(fetch(entry, **FAST))
+        except (OSError, ValueError, RuntimeError) as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(set(results)) == 1
+    assert results[0].read_bytes() == PAYLOAD
+    assert server.hits["/tiny-test.safetensors"] == 1
+    assert sorted(p.name for p in cache_dir().iterdir() if not p.name.endswith(".lock")) == [entry.file]
+
+
+def test_concurrent_processes_leave_one_good_file(server, tmp_path):
+    registry = tmp_path / "reg.yaml"
+    url = server.route("/tiny-test.safetensors", ("slow", PAYLOAD, 0.5))
+    registry.write_text(yaml.safe_dump({"checkpoints": {"tiny-test": entry_dict(urls=[url])}}))
+    env = {**os.environ, "INPAINTLAB_REGISTRY": str(registry), "PYTHONPATH": str(REPO)}
+    code = "from inpaintlab.hub import fetch, get_entry; print(fetch(get_entry('tiny-test'), progress=False))"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outputs[0] == outputs[1] == str(cache_dir() / "tiny-test.safetensors")
+    assert Path(outputs[0]).read_bytes() == PAYLOAD
+    assert server.hits["/tiny-test.safetensors"] == 1
+
+
+# ---------------------------------------------------------------- weight files
+def _tiny_generator():
+    from inpaintlab.models import create_generator
+
+    return create_generator("unet.tiny")
+
+
+def test_safetensors_carry_the_arch_and_round_trip(tmp_path):
+    model = _tiny_generator()
+    arch = {"class": type(model).__name__, "init": model.init_args}
+    path = save_weights(model.state_dict(), tmp_path / "g.safetensors", arch, metadata={"style": "monet"})
+    assert read_arch(path) == arch
+    assert read_metadata(path)["inpaintlab.style"] == "monet" and ARCH_KEY in read_metadata(path)
+    header_len = int.from_bytes(path.read_bytes()[:8], "little")
+    assert json.loads(path.read_bytes()[8 : 8 + header_len])["__metadata__"][
+        ARCH_KEY
+    ]  # plain JSON header, no pickle
+    rebuilt = build_model(read_arch(path))
+    rebuilt.load_state_dict(load_weights(path))
+    for key, value in model.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[key], value)
+
+
+def test_non_safetensors_file_is_rejected(tmp_path):
+    bad = tmp_path / "model.safetensors"
+    torch.save({"w": torch.zeros(2)}, bad)
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        read_metadata(bad)
+
+
+def _write_training_ckpt(path: Path, model, ema_model=None, **info):
+    state = {f"generator.{k}": v for k, v in model.state_dict().items()}
+    if ema_model is not None:
+        state.update({f"generator_ema.{k}": v for k, v in ema_model.state_dict().items()})
+    state["discriminator.w"] = torch.zeros(3)
+    ckpt = {
+        "state_dict": state,
+        "epoch": 3,
+        "inpaintlab": {
+            "generator_arch": {"class": type(model).__name__, "init": model.init_args},
+            "image_size": 32,
+            "mask_kind": "blocks",
+            "style": "monet",
+            **info,
+        },
+    }
+    torch.save(ckpt, path)
+    return path
+
+
+def test_training_checkpoint_prefers_the_ema_generator(tmp_path):
+    torch.manual_seed(0)
+    raw, ema = _tiny_generator(), _tiny_generator()
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.add_(1.0)
+    weights, info = load_training_checkpoint(_write_training_ckpt(tmp_path / "run.ckpt", raw, ema))
+    assert info["weights"] == "ema" and info["style"] == "monet"
+    assert all(torch.equal(weights[k], v) for k, v in ema.state_dict().items())
+    assert "w" not in weights  # discriminator keys are dropped
+    weights, info = load_training_checkpoint(_write_training_ckpt(tmp_path / "raw.ckpt", raw))
+    assert info["weights"] == "raw" and all(torch.equal(weights[k], v) for k, v in raw.state_dict().items())
+
+
+class _NotATensor:
+    pass
+
+
+def test_training_checkpoint_errors(tmp_path):
+    pickled = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "obj": _NotATensor()}, pickled)
+    with pytest.raises(ValueError, match=r"weights_only=True.*never unpickles"):
+        load_training_checkpoint(pickled)
+    plain = tmp_path / "plain.ckpt"
+    torch.save({"state_dict": {"generator.w": torch.zeros(1)}}, plain)
+    with pytest.raises(ValueError, match="generator_arch"):
+        load_training_checkpoint(plain)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_training_checkpoint(tmp_path / "nope.ckpt")
+
+
+def test_export_writes_weights_and_a_valid_registry_snippet(tmp_path):
+    model = _tiny_generator()
+    ckpt = _write_training_ckpt(tmp_path / "run.ckpt", model, metrics={"val_psnr_hole": 20.0})
+    with pytest.warns(UserWarning, match="fill in license"):
+        result = export_checkpoint(
+            ckpt,
+            tmp_path / "out",
+            "monet-blocks",
+            urls=["https://example.org/hub/monet-blocks.safetensors"],
+            recipe_config="examples/configs/monet-blocks.yaml",
+            recipe_data="monet/train",
+        )
+    assert result.weights == tmp_path / "out" / "monet-blocks.safetensors"
+    assert result.sha256 == hashlib.sha256(result.weights.read_bytes()).hexdigest()
+    assert result.bytes == result.weights.stat().st_size
+    data = yaml.safe_load(result.snippet_path.read_text())
+    entry = parse_entry("monet-blocks", {**data["monet-blocks"], "license": "Apache-2.0"})
+    assert entry.sha256 == result.sha256 and entry.bytes == result.bytes
+    assert entry.style == "monet" and entry.mask == "blocks" and entry.resolution == 32
+    assert entry.arch == read_arch(result.weights) and entry.metrics == {"val_psnr_hole": 20.0}
+    with pytest.raises(ValueError, match="not a registry name.*--name"):
+        export_checkpoint(ckpt, tmp_path / "out", "epoch=3-step=9")

@@ -1,0 +1,227 @@
+"""inpaintlab.hub_cli.main: models, download, export, inpaint (files and folders)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from inpaintlab.hub import cache_dir, save_weights, sha256_file
+from inpaintlab.hub_cli import main
+from inpaintlab.models import create_generator
+
+
+@pytest.fixture
+def generator_file(tmp_path):
+    torch.manual_seed(0)
+    model = create_generator("unet.tiny")
+    arch = {"class": "UNetGenerator", "init": model.init_args}
+    return save_weights(
+        model.state_dict(), tmp_path / "gen.safetensors", arch, metadata={"resolution": 32}
+    ), model
+
+
+@pytest.fixture
+def served_registry(tmp_path, monkeypatch, generator_file):
+    """A registry with one entry whose file a loopback server serves."""
+    path, model = generator_file
+    body = path.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/photo-center.safetensors" else 404)
+            self.send_header(
+                "Content-Length", str(len(body) if self.path == "/photo-center.safetensors" else 0)
+            )
+            self.end_headers()
+            if self.path == "/photo-center.safetensors":
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    entry = {
+        "description": "test",
+        "style": "photo",
+        "mask": "center",
+        "arch": {"class": "UNetGenerator", "init": model.init_args},
+        "resolution": 32,
+        "file": "photo-center.safetensors",
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "bytes": len(body),
+        "urls": [f"http://127.0.0.1:{httpd.server_address[1]}/photo-center.safetensors"],
+        "license": "Apache-2.0",
+        "recipe": {"config": "examples/configs/photo-center.yaml", "data": "photo/train"},
+        "metrics": {"val_psnr_hole": 19.25},
+    }
+    registry = tmp_path / "reg.yaml"
+    registry.write_text(yaml.safe_dump({"checkpoints": {"photo-center": entry}}))
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(registry))
+    yield entry
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_models_on_the_empty_shipped_registry(capsys):
+    assert main(["models"]) == 0
+    assert "no checkpoints in the registry yet" in capsys.readouterr().out
+
+
+def test_models_and_download(served_registry, capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "photo-center" in out and "center" in out and "val_psnr_hole=19.25" in out
+    assert out.splitlines()[1].split()[5] == "no"  # not cached yet
+    assert main(["download", "all"]) == 0
+    cached = cache_dir() / "photo-center.safetensors"
+    assert sha256_file(cached) == served_registry["sha256"]
+    assert f"photo-center: {cached}" in capsys.readouterr().out
+    main(["models"])
+    assert capsys.readouterr().out.splitlines()[1].split()[5] == "cache"
+
+
+def test_download_unknown_name_lists_known_names(served_registry, capsys):
+    assert main(["download", "monet-nope"]) == 1
+    err = capsys.readouterr().err
+    assert "monet-nope" in err and "known names: photo-center" in err and "Traceback" not in err
+
+
+def test_usage_errors_return_2_instead_of_exiting(capsys):
+    assert main(["frobnicate"]) == 2
+    assert main(["inpaint", "--model", "x"]) == 2
+    assert "required" in capsys.readouterr().err
+
+
+def test_export_prints_the_snippet(tmp_path, capsys):
+    model = create_generator("unet.tiny")
+    ckpt = {
+        "state_dict": {f"generator.{k}": v for k, v in model.state_dict().items()},
+        "inpaintlab": {
+            "generator_arch": {"class": "UNetGenerator", "init": model.init_args},
+            "image_size": 32,
+            "mask_kind": "region",
+            "style": "photo",
+        },
+    }
+    torch.save(ckpt, tmp_path / "last.ckpt")
+    with pytest.warns(UserWarning, match="fill in"):
+        rc = main(
+            ["export", str(tmp_path / "last.ckpt"), "--name", "photo-region", "--out", str(tmp_path / "hub")]
+        )
+    assert rc == 0
+    weights = tmp_path / "hub" / "photo-region.safetensors"
+    out = capsys.readouterr().out
+    assert f"sha256 {sha256_file(weights)}" in out and "photo-region:" in out
+    snippet = yaml.safe_load((tmp_path / "hub" / "photo-region.yaml").read_text())["photo-region"]
+    assert snippet["bytes"] == weights.stat().st_size and snippet["mask"] == "region"
+
+
+def _picture_and_mask(folder, stem, size=(40, 30)):
+    rng = np.random.default_rng(len(stem))
+    image = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    mask[8:16, 10:22] = 255
+    Image.fromarray(image).save(folder / f"{stem}.png")
+    return image, mask
+
+
+def test_inpaint_one_file_with_a_safetensors_model(tmp_path, generator_file, capsys):
+    image, mask = _picture_and_mask(tmp_path, "in")
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    rc = main(
+        [
+            "inpaint",
+            "--model",
+            str(generator_file[0]),
+            "--image",
+            str(tmp_path / "in.png"),
+            "--mask",
+            str(tmp_path / "mask.png"),
+            "--output",
+            str(tmp_path / "out.png"),
+            "--dilate",
+            "1",
+        ]
+    )
+    assert rc == 0 and "(gen)" in capsys.readouterr().out
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == image.shape
+    known = np.ones(mask.shape, bool)
+    known[7:17, 9:23] = False  # the hole grown by 1 pixel
+    assert np.array_equal(out[known], image[known])
+
+
+def test_inpaint_folders_by_registry_name(tmp_path, served_registry):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for stem in ("a", "bb"):
+        _, mask = _picture_and_mask(tmp_path / "images", stem)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{stem}.png")
+    rc = main(
+        [
+            "inpaint",
+            "--model",
+            "photo-center",
+            "--image",
+            str(tmp_path / "images"),
+            "--mask",
+            str(tmp_path / "masks"),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert rc == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "bb.png"]
+    result = np.asarray(Image.open(tmp_path / "out" / "bb.png"))
+    assert np.array_equal(result[:8], np.asarray(Image.open(tmp_path / "images" / "bb.png"))[:8])
+
+
+def test_inpaint_folder_with_missing_masks_lists_them(tmp_path, generator_file, capsys):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for stem in ("a", "b", "c"):
+        _picture_and_mask(tmp_path / "images", stem)
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "masks" / "b.png")
+    rc = main(
+        [
+            "inpaint",
+            "--model",
+            str(generator_file[0]),
+            "--image",
+            str(tmp_path / "images"),
+            "--mask",
+            str(tmp_path / "masks"),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert rc == 1
+    assert "2 picture(s)" in (err := capsys.readouterr().err) and "a.png, c.png" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_inpaint_auto_without_classifier_and_missing_image_fail_cleanly(tmp_path, capsys):
+    _, mask = _picture_and_mask(tmp_path, "in")
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    args = [
+        "--image",
+        str(tmp_path / "in.png"),
+        "--mask",
+        str(tmp_path / "mask.png"),
+        "--output",
+        str(tmp_path / "o.png"),
+    ]
+    assert main(["inpaint", "--model", "auto", *args]) == 1
+    assert "style-classifier" in capsys.readouterr().err
+    args[1] = str(tmp_path / "nope.png")
+    assert main(["inpaint", "--model", "auto", *args]) == 1
+    assert "--image" in capsys.readouterr().err
