@@ -262,6 +262,14 @@ class InpaintDataModule(L.LightningDataModule):
             **self._workers(),
         )
 
+    def test_dataloader(self) -> DataLoader | list:
+        """``inpaintlab test``: the validation images with their fixed masks."""
+        return self.val_dataloader()
+
+    def predict_dataloader(self) -> DataLoader | list:
+        """``inpaintlab predict``: the validation images with their fixed masks."""
+        return self.val_dataloader()
+
     # ------------------------------------------------------------------------ device-side batches
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Turn index batches (``gpu_cache=True``) into image batches on the batch's device."""

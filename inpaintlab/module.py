@@ -1,0 +1,419 @@
+"""``InpaintGAN``: the LightningModule that trains an inpainting generator against a discriminator.
+
+One training step (manual optimisation, two optimizers, two-time-scale learning rates)::
+
+    pred = G.predict(image, mask); fake = composite(pred, image, mask)
+    repeat d_steps:  D update on (DiffAugment(real), DiffAugment(fake.detach()))     # G frozen
+    G update on  w_rec*rec(pred) + w_adv*adv(D(DiffAugment(fake))) + style/perceptual/TV/feature matching
+    EMA(G) <- decay * EMA(G) + (1 - decay) * G
+
+During ``warmup_steps`` the generator trains on the reconstruction loss alone and the discriminator is
+not updated; from ``freeze_discriminator_at`` on it stops learning but still drives the generator.
+Validation runs the EMA generator: hole PSNR/SSIM/L1 (per mask kind), FID every ``fid_every_n_epochs``
+and an image grid. Checkpoints hold only tensors and plain data (``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.strategies import DDPStrategy
+from torch import Tensor, nn
+
+from inpaintlab._checks import composite
+from inpaintlab.augment import DiffAugment
+from inpaintlab.checkpointing import load_init_weights
+from inpaintlab.data.seeding import mix_seed
+from inpaintlab.losses import (
+    LossWeights,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+)
+from inpaintlab.metrics.hole import HoleMetrics
+from inpaintlab.models import build_model, create_discriminator, create_generator
+from inpaintlab.training import (
+    SCHEDULERS,
+    NonFiniteGuard,
+    build_scheduler,
+    create_ema,
+    ema_update_,
+    step_scheduler,
+)
+from inpaintlab.training.feature_losses import FeatureLosses, reconstruction_loss
+from inpaintlab.training.validation import ValidationMixin, plain_data
+
+log = logging.getLogger(__name__)
+
+ModelSpec = str | dict[str, Any]
+
+
+def _build(spec: ModelSpec, create, what: str) -> nn.Module:
+    if isinstance(spec, str):
+        return create(spec)
+    if isinstance(spec, dict) and "class" in spec:
+        return build_model({"class": spec["class"], "init": dict(spec.get("init") or {})})
+    raise TypeError(
+        f"{what} must be a registry name such as 'unet.tiny' or a dict "
+        f"{{'class': ..., 'init': {{...}}}}, got {spec!r}"
+    )
+
+
+class InpaintGAN(ValidationMixin, L.LightningModule):
+    """GAN inpainting with manual optimisation (``automatic_optimization = False``).
+
+    Args:
+        generator: registry name (``inpaintlab.models.create_generator``) or ``{"class", "init"}`` dict.
+        discriminator: registry name (``create_discriminator``) or ``{"class", "init"}`` dict.
+        losses: loss weights (``LossWeights`` or its fields as a dict); default ``LossWeights()``.
+        g_lr, d_lr: Adam learning rates of G and D (two-time-scale update rule).
+        betas, weight_decay: Adam settings shared by both optimizers.
+        d_steps: discriminator updates per generator update (on the same batch).
+        warmup_steps: first generator updates that use the reconstruction loss only (no D updates).
+        freeze_discriminator_at: generator update from which D is no longer trained (None: never).
+        gradient_clip_val: clip each optimizer's gradient norm to this value (None: no clipping).
+        accumulate_grad_batches: batches whose gradients are summed before each update (needs d_steps=1).
+        diff_augment: DiffAugment policy for the discriminator's inputs, e.g. ``"color,translation,cutout"``.
+        diff_augment_p: probability of each DiffAugment primitive per sample.
+        ema_decay: decay of the generator's EMA copy (None: no EMA; validation uses G itself).
+        scheduler: ``"cosine"`` or ``"plateau"`` (on the checkpoint metric) or None; stepped by hand.
+        scheduler_kwargs: extra arguments of the scheduler (see ``inpaintlab.training.schedulers``).
+        init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming).
+        max_nonfinite_steps: skipped non-finite updates tolerated before training stops with an error.
+        fid_every_n_epochs: compute FID every N validation epochs (0: never; the checkpoint metric is PSNR).
+        fid_weights_path: local Inception weights for FID (torch-fidelity's file); None downloads them.
+        fid_cache_dir: folder for the cached real-image FID statistics (None: in memory only).
+        kid: also compute KID.
+        fid_feature_extractor: a module mapping images to features, replacing Inception (tests, ablations).
+        feature_network: ``inpaintlab.losses.FeatureNetwork`` arguments for the style/perceptual losses.
+        num_grid_images: columns of the validation image grid (0: no grid).
+        mask_kind, style: recorded in checkpoints for the hub (mask_kind defaults to the data module's
+            mask sampler's kind; the image size is the data module's, or that of the training batches).
+        channels_last: use channels-last memory format (faster convolutions on recent GPUs).
+        compile_models: ``torch.compile`` G and D for training.
+        augment_seed: seed of DiffAugment's random draws (mixed with the rank and a call counter).
+    """
+
+    def __init__(
+        self,
+        generator: ModelSpec = "unet.tiny",
+        discriminator: ModelSpec = "patch.tiny",
+        losses: LossWeights | None = None,
+        g_lr: float = 1e-4,
+        d_lr: float = 4e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        weight_decay: float = 0.0,
+        d_steps: int = 1,
+        warmup_steps: int = 0,
+        freeze_discriminator_at: int | None = None,
+        gradient_clip_val: float | None = None,
+        accumulate_grad_batches: int = 1,
+        diff_augment: str | None = None,
+        diff_augment_p: float = 1.0,
+        ema_decay: float | None = 0.999,
+        scheduler: str | None = None,
+        scheduler_kwargs: dict[str, Any] | None = None,
+        init_from: str | None = None,
+        max_nonfinite_steps: int = 10,
+        fid_every_n_epochs: int = 1,
+        fid_weights_path: str | None = None,
+        fid_cache_dir: str | None = None,
+        kid: bool = False,
+        fid_feature_extractor: nn.Module | None = None,
+        feature_network: dict[str, Any] | None = None,
+        num_grid_images: int = 8,
+        mask_kind: str | None = None,
+        style: str | None = None,
+        channels_last: bool = False,
+        compile_models: bool = False,
+        augment_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        int_args = (
+            ("d_steps", d_steps, 1),
+            ("accumulate_grad_batches", accumulate_grad_batches, 1),
+            ("warmup_steps", warmup_steps, 0),
+            ("fid_every_n_epochs", fid_every_n_epochs, 0),
+            ("num_grid_images", num_grid_images, 0),
+        )
+        for name, value, low in int_args:
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if d_steps > 1 and accumulate_grad_batches > 1:
+            raise ValueError(
+                f"d_steps={d_steps} with accumulate_grad_batches={accumulate_grad_batches} is not supported: "
+                "accumulation sums one D and one G gradient per batch; "
+                "use d_steps=1 or accumulate_grad_batches=1"
+            )
+        if scheduler is not None and scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)} or None, got {scheduler!r}")
+        if ema_decay is not None and not 0.0 <= ema_decay <= 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1] or None, got {ema_decay!r}")
+        if isinstance(losses, dict):
+            losses = LossWeights(**losses)
+        self.loss_weights: LossWeights = losses if losses is not None else LossWeights()
+        self.save_hyperparameters(ignore=["fid_feature_extractor"])
+        self.hparams["losses"] = dataclasses.asdict(self.loss_weights)
+        self.automatic_optimization = False
+
+        self.generator = _build(generator, create_generator, "generator")
+        self.discriminator = _build(discriminator, create_discriminator, "discriminator")
+        self.generator_ema = create_ema(self.generator) if ema_decay is not None else None
+        self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
+        self.feature_losses = FeatureLosses(self.loss_weights, feature_network)
+        self.val_metrics = HoleMetrics()
+        self._fid_feature_extractor = fid_feature_extractor
+        self.fid = None  # built in setup(), when FID is on
+        self.guard = NonFiniteGuard(max_nonfinite_steps)
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+        self.augment_calls = 0
+        self.trained_image_size: int | None = None  # side of the training batches, for the hub
+        self.recipe: dict[str, str] = {}  # set by the CLI: the config file and data folder of this run
+        self._weights_restored = False
+        self._compiled = False
+        self._init_validation_state()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def inference_generator(self) -> nn.Module:
+        """The generator used for validation, prediction and export: the EMA copy when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    @property
+    def in_warmup(self) -> bool:
+        return self.generator_steps < self.hparams.warmup_steps
+
+    @property
+    def discriminator_trains(self) -> bool:
+        freeze_at = self.hparams.freeze_discriminator_at
+        frozen = freeze_at is not None and self.generator_steps >= freeze_at
+        return self.loss_weights.adversarial > 0 and not self.in_warmup and not frozen
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, stage: str) -> None:
+        strategy = self.trainer.strategy
+        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get(
+            "find_unused_parameters", False
+        ):
+            # Each backward touches only G's or only D's parameters: DDP must not wait for the others.
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+            log.info(
+                "InpaintGAN: DDP find_unused_parameters=True (G and D are updated by separate backwards)"
+            )
+        has_batchnorm = any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.discriminator.modules()
+        )
+        if has_batchnorm and self.trainer.world_size > 1 and strategy.root_device.type != "cpu":
+            # Each rank's BatchNorm would see only its share of the real (or fake) batch: SyncBatchNorm
+            # normalises with the statistics of the global batch, as one process would. (The default
+            # discriminator norms, instance and spectral, keep no batch state at all; torch has no CPU
+            # SyncBatchNorm, so gloo runs keep per-rank statistics.)
+            self.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminator)
+        if self.hparams.channels_last:
+            for model in (self.generator, self.generator_ema, self.discriminator):
+                if model is not None:
+                    model.to(memory_format=torch.channels_last)
+        if self.hparams.compile_models and stage == "fit" and not self._compiled:
+            # training calls G.predict (which runs G._predict), not G.__call__: compile that method
+            self.generator._predict = torch.compile(self.generator._predict)
+            self.discriminator.compile()
+            self._compiled = True
+        self._setup_validation()
+
+    def on_fit_start(self) -> None:
+        init_from = self.hparams.init_from
+        if init_from and self.trainer.ckpt_path is None and not self._weights_restored:
+            self.load_init_weights(init_from)
+
+    def load_init_weights(self, path: str) -> None:
+        """Initialise G (and its EMA), and D when the file has matching weights, from ``path``."""
+        weights = load_init_weights(path)
+        try:
+            self.generator.load_state_dict(weights.generator)
+        except RuntimeError as err:
+            raise ValueError(
+                f"init_from={path!r}: its generator weights do not fit {type(self.generator).__name__}"
+                f"({self.generator.init_args}); use the same model.generator as the run that wrote it. {err}"
+            ) from None
+        if self.generator_ema is not None:
+            self.generator_ema.load_state_dict(self.generator.state_dict())
+        if weights.discriminator is not None:
+            try:
+                self.discriminator.load_state_dict(weights.discriminator)
+            except RuntimeError:
+                log.warning("init_from=%s: discriminator weights do not fit; D starts from scratch", path)
+        log.info("InpaintGAN: initialised from %s (%s generator weights)", path, weights.source)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        betas = tuple(hp.betas)
+        opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=hp.g_lr, betas=betas, weight_decay=hp.weight_decay
+        )
+        opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), lr=hp.d_lr, betas=betas, weight_decay=hp.weight_decay
+        )
+        if hp.scheduler is None:
+            return [opt_g, opt_d]
+        max_epochs = self.trainer.max_epochs if self._trainer is not None else None
+        schedulers = [
+            build_scheduler(
+                hp.scheduler, opt, max_epochs=max_epochs, mode=self.monitor_mode, kwargs=hp.scheduler_kwargs
+            )
+            for opt in (opt_g, opt_d)
+        ]
+        return [opt_g, opt_d], schedulers
+
+    # ------------------------------------------------------------------ training
+    def _augment_generator(self) -> torch.Generator:
+        """A CPU generator seeded from (seed, rank, call count): reproducible, and exact after a resume."""
+        self.augment_calls += 1
+        seed = mix_seed("diffaugment", self.hparams.augment_seed, self.global_rank, self.augment_calls)
+        return torch.Generator().manual_seed(seed)
+
+    def _disc_input(self, images: Tensor, mask: Tensor) -> Tensor:
+        if getattr(self.discriminator, "in_channels", 3) == 4:
+            return torch.cat([images, mask.to(images.dtype)], dim=1)
+        return images
+
+    def _augmented(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        if self.augment is None:
+            return real, fake
+        return self.augment(real, fake, generator=self._augment_generator())
+
+    def _finite_everywhere(self, loss: Tensor) -> bool:
+        """True when ``loss`` is finite on every rank (so all ranks skip or step together)."""
+        finite = bool(torch.isfinite(loss.detach()).all())
+        return bool(self.trainer.strategy.reduce_boolean_decision(finite, all=True))
+
+    def _backward_and_step(self, optimizer, loss: Tensor, what: str, should_step: bool) -> bool:
+        """Backward ``loss`` (scaled for accumulation) and step ``optimizer`` when ``should_step``.
+
+        A loss that is not finite on some rank is skipped on all ranks and counted by the guard.
+        Returns whether the optimizer stepped.
+        """
+        if not self._finite_everywhere(loss):
+            self.guard.record_skip(what, self.generator_steps)
+            self.log("train/nonfinite_skipped", float(self.guard.skipped))
+            if should_step:
+                optimizer.zero_grad(set_to_none=True)
+            return False
+        self.manual_backward(loss / self.hparams.accumulate_grad_batches)
+        if not should_step:
+            return False
+        if self.hparams.gradient_clip_val is not None:
+            self.clip_gradients(
+                optimizer, gradient_clip_val=self.hparams.gradient_clip_val, gradient_clip_algorithm="norm"
+            )
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return True
+
+    def discriminator_loss(self, image: Tensor, fake: Tensor, mask: Tensor) -> Tensor:
+        """D's loss on the real ``image`` and the (detached) composited ``fake``, both augmented alike."""
+        real_in, fake_in = self._augmented(image, fake.detach())
+        real_logits = self.discriminator(self._disc_input(real_in, mask))
+        fake_logits = self.discriminator(self._disc_input(fake_in, mask))
+        return discriminator_loss(real_logits, fake_logits, kind=self.loss_weights.adversarial_kind)
+
+    def generator_losses(self, image: Tensor, mask: Tensor, pred: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Weighted loss terms of G (``"total"`` is their sum); reconstruction only during warm-up."""
+        w = self.loss_weights
+        terms = {"rec": w.reconstruction * reconstruction_loss(w, pred, image, mask)}
+        if not self.in_warmup:
+            if w.adversarial > 0:
+                real_in, fake_in = self._augmented(image, fake)
+                want_features = w.feature_matching > 0
+                fake_out = self.discriminator(self._disc_input(fake_in, mask), return_features=want_features)
+                fake_logits = fake_out[0] if want_features else fake_out
+                terms["adv"] = w.adversarial * generator_loss(fake_logits, kind=w.adversarial_kind)
+                if want_features:
+                    with torch.no_grad():
+                        _, real_features = self.discriminator(
+                            self._disc_input(real_in, mask), return_features=True
+                        )
+                    terms["fm"] = w.feature_matching * feature_matching_loss(real_features, fake_out[1])
+            terms.update(self.feature_losses(fake, image, mask))
+        terms["total"] = torch.stack([t.float() for t in terms.values()]).sum()
+        return terms
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        image, mask = batch["image"], batch["mask"]
+        if self.hparams.channels_last:
+            image, mask = (t.contiguous(memory_format=torch.channels_last) for t in (image, mask))
+        opt_g, opt_d = self.optimizers()
+        accumulate = self.hparams.accumulate_grad_batches
+        should_step = (batch_idx + 1) % accumulate == 0 or self.trainer.is_last_batch
+        n = image.shape[0]
+        if image.shape[-1] == image.shape[-2]:
+            self.trained_image_size = int(image.shape[-1])
+
+        pred = self.generator.predict(image, mask)
+        fake = composite(pred, image, mask)
+
+        if self.discriminator_trains:
+            for _ in range(self.hparams.d_steps):
+                with self.toggled_optimizer(opt_d):
+                    d_loss = self.discriminator_loss(image, fake, mask)
+                    if self._backward_and_step(opt_d, d_loss, "discriminator", should_step):
+                        self.discriminator_steps += 1
+                self.log("train/d_loss", d_loss.detach(), prog_bar=True, batch_size=n)
+
+        with self.toggled_optimizer(opt_g):
+            terms = self.generator_losses(image, mask, pred, fake)
+            if self._backward_and_step(opt_g, terms["total"], "generator", should_step):
+                self.generator_steps += 1
+                if self.generator_ema is not None:
+                    ema_update_(self.generator_ema, self.generator, self.hparams.ema_decay)
+        self.log("train/g_loss", terms.pop("total").detach(), prog_bar=True, batch_size=n)
+        self.log_dict({f"train/g_{k}": v.detach() for k, v in terms.items()}, batch_size=n)
+        self.log("train/warmup", float(self.in_warmup), batch_size=n)
+
+    def on_train_epoch_end(self) -> None:
+        for scheduler in self._schedulers():
+            if self.hparams.scheduler != "plateau":
+                step_scheduler(scheduler)
+
+    def _schedulers(self) -> list:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return []
+        return list(schedulers) if isinstance(schedulers, list) else [schedulers]
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        g = self.generator
+        checkpoint["inpaintlab"] = plain_data({
+            "generator_arch": {"class": type(g).__name__, "init": dict(g.init_args)},
+            "image_size": self.checkpoint_image_size(),
+            "mask_kind": self.checkpoint_mask_kind(),
+            "style": self.hparams.style,
+            "metrics": dict(self.last_val_metrics),
+            "recipe": dict(self.recipe),
+        })  # fmt: skip
+        checkpoint["inpaintlab_training"] = {
+            "generator_steps": self.generator_steps,
+            "discriminator_steps": self.discriminator_steps,
+            "augment_calls": self.augment_calls,
+            "guard": self.guard.state_dict(),
+            "last_fid": self.last_fid,
+        }
+        # torch.load(weights_only=True) must read every checkpoint: no pickled custom objects anywhere.
+        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
+            if key in checkpoint:
+                checkpoint[key] = plain_data(checkpoint[key])
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("inpaintlab_training", {})
+        self.generator_steps = int(state.get("generator_steps", 0))
+        self.discriminator_steps = int(state.get("discriminator_steps", 0))
+        self.augment_calls = int(state.get("augment_calls", 0))
+        self.guard.load_state_dict(state.get("guard", {}))
+        self.last_fid = state.get("last_fid")
+        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
+        self._weights_restored = True

@@ -1,0 +1,154 @@
+"""The ``inpaintlab`` command line: smoke fit, validate a checkpoint, print_config, recipes, errors."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from inpaintlab import cli
+from inpaintlab.training.synthetic import write_image_folder
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "examples" / "configs"
+SMOKE = str(CONFIGS / "smoke.yaml")
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    write_image_folder(root / "train", 8, 32, seed=0)
+    write_image_folder(root / "val", 4, 32, seed=1)
+    return root
+
+
+def smoke_args(image_root, run_dir) -> list[str]:
+    return [
+        "-c", SMOKE,
+        "--data.train_dir", str(image_root / "train"),
+        "--data.val_dir", str(image_root / "val"),
+        "--trainer.logger.init_args.save_dir", str(run_dir),
+        "--trainer.enable_progress_bar", "false",
+        "--checkpoint.dirpath", str(run_dir / "checkpoints"),
+    ]  # fmt: skip
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    rows = []
+    for path in sorted(run_dir.rglob("metrics.csv")):
+        with open(path) as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def test_smoke_fit_then_validate_the_saved_checkpoint(tmp_path, image_root):
+    run = tmp_path / "run"
+    assert cli.main(["fit", *smoke_args(image_root, run)]) == 0
+    checkpoints = run / "checkpoints"
+    assert (checkpoints / "last.ckpt").is_file() and (checkpoints / "best.ckpt").is_file()
+    saved = yaml.safe_load((checkpoints / "config.yaml").read_text())  # the config beside the run
+    assert saved["model"]["class_path"] == "inpaintlab.module.InpaintGAN"
+    assert saved["checkpoint"]["monitor"] == "val/psnr_hole"  # smoke runs without FID
+    ckpt = torch.load(checkpoints / "best.ckpt", weights_only=True)
+    assert ckpt["inpaintlab"]["recipe"]["config"].endswith("smoke.yaml")
+    assert ckpt["inpaintlab"]["mask_kind"] == "blocks"
+    fit_psnr = [float(r["val/psnr_hole"]) for r in read_metrics(run) if r.get("val/psnr_hole")]
+    assert len(fit_psnr) == 1
+
+    val_run = tmp_path / "validate"
+    args = [*smoke_args(image_root, val_run), "--ckpt_path", str(checkpoints / "best.ckpt")]
+    assert cli.main(["validate", *args]) == 0
+    val_psnr = [float(r["val/psnr_hole"]) for r in read_metrics(val_run) if r.get("val/psnr_hole")]
+    assert val_psnr == pytest.approx(fit_psnr, rel=1e-6)  # the same weights give the same numbers
+
+
+def test_print_config_shows_the_resolved_config(tmp_path, image_root, capsys):
+    assert cli.main(["fit", *smoke_args(image_root, tmp_path), "--print_config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["init_args"]["generator"] == "unet.tiny"
+    assert config["data"]["init_args"]["train_dir"] == str(image_root / "train")
+    assert config["checkpoint"]["save_last"] is True
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_every_recipe_parses(recipe, capsys):
+    assert cli.main(["fit", "-c", str(CONFIGS / recipe), "--print_config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["class_path"] and config["data"]["class_path"]
+    assert config["checkpoint"]["dirpath"]  # a fixed folder, so `--ckpt_path last` finds the run
+
+
+def test_the_default_model_and_data_need_no_class_path(tmp_path, image_root, capsys):
+    args = [
+        "--data.init_args.train_dir",
+        str(image_root / "train"),
+        "--model.init_args.fid_every_n_epochs",
+        "0",
+    ]
+    assert cli.main(["fit", *args, "--print_config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["class_path"] == "inpaintlab.module.InpaintGAN"
+    assert config["data"]["class_path"] == "inpaintlab.data.InpaintDataModule"
+
+
+def test_recipes_cover_the_issue():
+    names = {p.stem for p in CONFIGS.glob("*.yaml")}
+    expected = {f"{s}-{m}" for s in ("photo", "monet") for m in ("center", "blocks", "region")}
+    assert expected | {"pathak-context-encoder", "smoke"} <= names
+    for name in expected | {"pathak-context-encoder", "smoke"}:
+        recipe = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+        assert recipe["model"]["class_path"] == "inpaintlab.module.InpaintGAN", name
+    for kind in ("center", "blocks", "region"):
+        monet = yaml.safe_load((CONFIGS / f"monet-{kind}.yaml").read_text())["model"]["init_args"]
+        assert monet["init_from"].endswith(f"photo-{kind}/checkpoints/best.ckpt")
+        assert monet["diff_augment"]
+    pathak = yaml.safe_load((CONFIGS / "pathak-context-encoder.yaml").read_text())["model"]["init_args"]
+    assert (pathak["losses"]["reconstruction"], pathak["losses"]["adversarial"]) == (0.999, 0.001)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model.init_args.g_lr", "fast"], "g_lr"),
+        (["--model.init_args.no_such_option", "1"], "no_such_option"),
+        (["--trainer.max_epochs", "-5x"], "max_epochs"),
+    ],
+)
+def test_config_mistakes_give_clear_errors(tmp_path, image_root, capsys, extra, message):
+    assert cli.main(["fit", *smoke_args(image_root, tmp_path), *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_missing_data_folder_names_the_path(tmp_path, image_root):
+    missing = tmp_path / "no_such_folder"
+    args = smoke_args(image_root, tmp_path)
+    args[args.index("--data.train_dir") + 1] = str(missing)
+    with pytest.raises((FileNotFoundError, ValueError), match="no_such_folder"):
+        cli.main(["fit", *args])
+
+
+def test_hub_commands_go_to_the_hub_cli(monkeypatch):
+    calls = []
+    fake = types.ModuleType("inpaintlab.hub_cli")
+    fake.main = lambda argv: calls.append(list(argv)) or 3
+    monkeypatch.setitem(sys.modules, "inpaintlab.hub_cli", fake)
+    assert cli.main(["models", "--json"]) == 3
+    assert cli.main(["inpaint", "a.png"]) == 3
+    assert calls == [["models", "--json"], ["inpaint", "a.png"]]
+
+
+def test_wandb_runs_offline_without_an_api_key(tmp_path):
+    env = {"NETRC": str(tmp_path / "netrc")}
+    assert cli.default_wandb_mode(env) == "offline" and env["WANDB_MODE"] == "offline"
+    env = {"NETRC": str(tmp_path / "netrc"), "WANDB_MODE": "online"}
+    assert cli.default_wandb_mode(env) is None and env["WANDB_MODE"] == "online"  # WANDB_MODE wins
+    env = {"NETRC": str(tmp_path / "netrc"), "WANDB_API_KEY": "k"}
+    assert cli.default_wandb_mode(env) is None and "WANDB_MODE" not in env
+    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password secret\n")
+    env = {"NETRC": str(tmp_path / "netrc")}
+    assert cli.default_wandb_mode(env) is None and "WANDB_MODE" not in env

@@ -1,0 +1,385 @@
+"""Tests of the GAN LightningModule (inpaintlab.module.InpaintGAN) and its training helpers."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from scipy import linalg
+from torch import nn
+
+from inpaintlab.checkpointing import best_and_last_checkpoint, load_init_weights
+from inpaintlab.data import InpaintDataModule
+from inpaintlab.losses import masked_reconstruction_loss
+from inpaintlab.masks import BlockMasks
+from inpaintlab.module import InpaintGAN
+from inpaintlab.training import NonFiniteLossError, create_ema, ema_update_
+from inpaintlab.training.synthetic import write_image_folder
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    write_image_folder(root / "train", 8, SIZE, seed=0)
+    write_image_folder(root / "val", 8, SIZE, seed=1)
+    return root
+
+
+def make_data(root, batch_size: int = 4, val_batch_size: int | None = None) -> InpaintDataModule:
+    return InpaintDataModule(
+        train_dir=str(root / "train"), val_dir=str(root / "val"), image_size=SIZE, batch_size=batch_size,
+        val_batch_size=val_batch_size, num_workers=0, masks=BlockMasks(num_blocks=2), augment=False, seed=0,
+    )  # fmt: skip
+
+
+def make_model(**kwargs) -> InpaintGAN:
+    defaults = {
+        "generator": "unet.tiny",
+        "discriminator": "patch.tiny",
+        "fid_every_n_epochs": 0,
+        "num_grid_images": 0,
+    }
+    return InpaintGAN(**{**defaults, **kwargs})
+
+
+def make_trainer(tmp_path, callbacks=(), **kwargs) -> L.Trainer:
+    defaults = {
+        "accelerator": "cpu", "devices": 1, "max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 0,
+        "logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
+        "enable_model_summary": False, "num_sanity_val_steps": 0, "default_root_dir": str(tmp_path),
+    }  # fmt: skip
+    return L.Trainer(callbacks=list(callbacks), **{**defaults, **kwargs})
+
+
+def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed(before: dict, after: dict, prefix: str) -> bool:
+    keys = [k for k in before if k.startswith(prefix)]
+    assert keys, f"no state under {prefix!r}"
+    return any(not torch.equal(before[k], after[k]) for k in keys)
+
+
+class StepRecorder(Callback):
+    """Records around every optimizer step: which optimizer stepped, the module state, the grads."""
+
+    def __init__(self, reference=None):
+        self.events: list[tuple] = []
+        self.reference = reference
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.batch = batch
+        self.events.append(("start", snapshot(pl_module), None))
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        which = "g" if optimizer is trainer.optimizers[0] else "d"
+        grads = {
+            "g": [p.grad for p in pl_module.generator.parameters()],
+            "d": [p.grad for p in pl_module.discriminator.parameters()],
+        }
+        if self.reference is not None and which == "g":
+            self.reference(self.batch, pl_module, grads["g"])
+        self.events.append((which, snapshot(pl_module), grads))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.events.append(("end", snapshot(pl_module), None))
+
+
+# ---------------------------------------------------------------------------------------- step logic
+def test_discriminator_step_moves_only_d_and_generator_step_only_g(tmp_path, image_root):
+    recorder = StepRecorder()
+    model = make_model(ema_decay=0.5)
+    make_trainer(tmp_path, [recorder]).fit(model, make_data(image_root))
+    kinds = [e[0] for e in recorder.events]
+    assert kinds == ["start", "d", "g", "end"]
+    _, (_, before_d, d_grads), (_, before_g, g_grads), (_, end, _) = recorder.events
+    # D update (between the D and G optimizer steps): D moved, G and its EMA did not
+    assert changed(before_d, before_g, "discriminator.")
+    assert not changed(before_d, before_g, "generator.")
+    assert not changed(before_d, before_g, "generator_ema.")
+    assert all(g is None for g in d_grads["g"]) and any(g is not None for g in d_grads["d"])
+    # G update: G and EMA moved, D did not; D received no gradient from the generator loss
+    assert changed(before_g, end, "generator.")
+    assert changed(before_g, end, "generator_ema.")
+    assert not changed(before_g, end, "discriminator.")
+    assert all(g is None for g in g_grads["d"]) and all(g is not None for g in g_grads["g"])
+    assert (model.generator_steps, model.discriminator_steps) == (1, 1)
+
+
+def test_d_steps_gives_several_discriminator_updates_per_generator_update(tmp_path, image_root):
+    recorder = StepRecorder()
+    model = make_model(d_steps=3)
+    make_trainer(tmp_path, [recorder], limit_train_batches=2).fit(model, make_data(image_root))
+    assert [e[0] for e in recorder.events if e[0] in "dg"] == ["d", "d", "d", "g"] * 2
+    assert (model.generator_steps, model.discriminator_steps) == (2, 6)
+
+
+def test_warmup_trains_only_the_generator_with_the_reconstruction_loss(tmp_path, image_root):
+    checked = []
+
+    def reference(batch, pl_module, actual_grads):
+        g = copy.deepcopy(pl_module.generator)
+        w = pl_module.loss_weights
+        pred = g.predict(batch["image"], batch["mask"])
+        loss = w.reconstruction * masked_reconstruction_loss(
+            pred,
+            batch["image"],
+            batch["mask"],
+            hole_weight=w.hole_weight,
+            valid_weight=w.valid_weight,
+            kind=w.reconstruction_kind,
+        )
+        expected = torch.autograd.grad(loss, list(g.parameters()))
+        for got, want in zip(actual_grads, expected):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+        checked.append(True)
+
+    recorder = StepRecorder(reference)
+    model = make_model(warmup_steps=2, losses={"adversarial": 0.5, "reconstruction": 2.0})
+    before = snapshot(model)
+    make_trainer(tmp_path, [recorder], limit_train_batches=2).fit(model, make_data(image_root))
+    assert [e[0] for e in recorder.events if e[0] in "dg"] == ["g", "g"]
+    assert len(checked) == 2
+    after = snapshot(model)
+    assert changed(before, after, "generator.") and not changed(before, after, "discriminator.")
+    assert not model.in_warmup and model.discriminator_trains  # the discriminator joins from now on
+
+
+def test_frozen_discriminator_still_drives_but_does_not_learn(tmp_path, image_root):
+    recorder = StepRecorder()
+    model = make_model(freeze_discriminator_at=0)
+    before = snapshot(model)
+    make_trainer(tmp_path, [recorder]).fit(model, make_data(image_root))
+    after = snapshot(model)
+    assert [e[0] for e in recorder.events if e[0] in "dg"] == ["g"]
+    assert changed(before, after, "generator.") and not changed(before, after, "discriminator.")
+
+
+def test_gradient_accumulation_steps_every_n_batches(tmp_path, image_root):
+    model = make_model(accumulate_grad_batches=2)
+    recorder = StepRecorder()
+    make_trainer(tmp_path, [recorder], limit_train_batches=2).fit(model, make_data(image_root, batch_size=2))
+    assert [e[0] for e in recorder.events if e[0] in "dg"] == ["d", "g"]
+    assert (model.generator_steps, model.discriminator_steps) == (1, 1)
+
+
+def test_gradient_clipping_bounds_the_norm(tmp_path, image_root):
+    norms = []
+
+    class NormRecorder(Callback):
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            grads = [
+                p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+            ]
+            norms.append(
+                float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+            )
+
+    model = make_model(gradient_clip_val=1e-4, losses={"adversarial": 1.0})
+    make_trainer(tmp_path, [NormRecorder()]).fit(model, make_data(image_root))
+    assert len(norms) == 2 and all(n <= 1e-4 * (1 + 1e-4) for n in norms)
+
+
+def test_ema_update_math():
+    model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2))
+    ema = create_ema(model)
+    assert all(not p.requires_grad for p in ema.parameters())
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.fill_(1.0)
+        for p in model.parameters():
+            p.fill_(3.0)
+        model[1].running_mean.fill_(5.0)
+        model[1].num_batches_tracked.fill_(7)
+    ema_update_(ema, model, decay=0.75)
+    for p in ema.parameters():  # 0.75 * 1 + 0.25 * 3
+        torch.testing.assert_close(p, torch.full_like(p, 1.5))
+    torch.testing.assert_close(ema[1].running_mean, torch.full((2,), 0.75 * 0 + 0.25 * 5.0))
+    assert int(ema[1].num_batches_tracked) == 7  # integer buffers are copied
+    ema_update_(ema, model, decay=0.0)
+    assert all(torch.equal(a, b) for a, b in zip(ema.parameters(), model.parameters()))
+    with pytest.raises(ValueError, match="decay must be in"):
+        ema_update_(ema, model, decay=1.5)
+
+
+def test_ema_follows_the_generator_during_training(tmp_path, image_root):
+    model = make_model(ema_decay=0.75, warmup_steps=5)
+    g0 = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    make_trainer(tmp_path).fit(model, make_data(image_root))
+    g1 = model.generator.state_dict()
+    for key, value in model.generator_ema.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.75 * g0[key] + 0.25 * g1[key])
+    assert model.inference_generator is model.generator_ema
+
+
+def test_nonfinite_losses_are_skipped_counted_and_stop_training(tmp_path, image_root):
+    def poisoned(**kwargs):
+        model = make_model(**kwargs)
+        with torch.no_grad():
+            next(model.generator.parameters()).fill_(float("nan"))
+        return model
+
+    model = poisoned(max_nonfinite_steps=10)
+    before = snapshot(model)
+    make_trainer(tmp_path).fit(model, make_data(image_root))
+    assert model.guard.skipped == 2  # the D and the G update of the one batch
+    assert (model.generator_steps, model.discriminator_steps) == (0, 0)
+    after = snapshot(model)
+    assert all(torch.equal(before[k], after[k]) or torch.isnan(before[k]).any() for k in before)
+
+    with pytest.raises(NonFiniteLossError, match=r"max_nonfinite_steps=1"):
+        make_trainer(tmp_path).fit(poisoned(max_nonfinite_steps=1), make_data(image_root))
+
+
+def test_cosine_schedule_is_stepped_each_epoch(tmp_path, image_root):
+    model = make_model(g_lr=1e-3, d_lr=4e-3, scheduler="cosine", scheduler_kwargs={"t_max": 2})
+    trainer = make_trainer(tmp_path)
+    trainer.fit(model, make_data(image_root))
+    g_lr, d_lr = (opt.param_groups[0]["lr"] for opt in trainer.optimizers)
+    assert g_lr == pytest.approx(1e-3 * (1 + math.cos(math.pi / 2)) / 2)
+    assert d_lr == pytest.approx(4e-3 * 0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"d_steps": 0}, "d_steps must be an int >= 1"),
+        ({"d_steps": 2, "accumulate_grad_batches": 2}, "not supported"),
+        ({"ema_decay": 2.0}, "ema_decay must be in"),
+        ({"generator": 3}, "generator must be a registry name"),
+        ({"scheduler": "step"}, "scheduler must be one of"),
+    ],
+)
+def test_bad_arguments_are_rejected(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        model = make_model(**kwargs)
+        model.configure_optimizers()
+
+
+# ---------------------------------------------------------------------------------------- checkpoints
+def test_checkpoint_is_plain_data_and_readable_by_the_hub(tmp_path, image_root):
+    from inpaintlab.hub.weights import build_model, load_training_checkpoint
+
+    model = make_model(style="photo", ema_decay=0.5)
+    ckpt = best_and_last_checkpoint(model, tmp_path / "ckpt")
+    assert (ckpt.monitor, ckpt.mode) == ("val/psnr_hole", "max")  # FID is off in this model
+    make_trainer(tmp_path, [ckpt], enable_checkpointing=True, limit_val_batches=1).fit(
+        model, make_data(image_root)
+    )
+    assert (tmp_path / "ckpt" / "best.ckpt").is_file()
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    info = checkpoint["inpaintlab"]
+    assert info["generator_arch"] == {"class": "UNetGenerator", "init": model.generator.init_args}
+    assert (info["image_size"], info["mask_kind"], info["style"]) == (SIZE, "blocks", "photo")
+    state = checkpoint["state_dict"]
+    for prefix in ("generator.", "generator_ema.", "discriminator."):
+        assert any(k.startswith(prefix) for k in state)
+    assert checkpoint["inpaintlab_training"]["generator_steps"] == 1
+    assert isinstance(checkpoint["hyper_parameters"]["losses"], dict)
+
+    weights, info = load_training_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    generator = build_model(info["generator_arch"])
+    generator.load_state_dict(weights)
+    for a, b in zip(generator.parameters(), model.generator_ema.parameters()):
+        assert torch.equal(a, b)
+    reloaded = InpaintGAN.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert reloaded.generator_steps == 1 and reloaded.hparams.style == "photo"
+    for a, b in zip(reloaded.generator_ema.parameters(), model.generator_ema.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_init_from_a_checkpoint_and_a_safetensors_file(tmp_path, image_root):
+    from safetensors.torch import save_file
+
+    source = make_model(ema_decay=0.5)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    make_trainer(tmp_path, [ckpt], enable_checkpointing=True).fit(source, make_data(image_root))
+    last = str(tmp_path / "ckpt" / "last.ckpt")
+
+    target = make_model(init_from=last)
+    make_trainer(tmp_path, limit_train_batches=0).fit(target, make_data(image_root))  # on_fit_start loads
+    for a, b in zip(target.generator.parameters(), source.generator_ema.parameters()):
+        assert torch.equal(a, b)  # the EMA weights are preferred
+    for a, b in zip(target.discriminator.parameters(), source.discriminator.parameters()):
+        assert torch.equal(a, b)
+
+    path = tmp_path / "g.safetensors"
+    save_file({k: v.contiguous() for k, v in source.generator.state_dict().items()}, str(path))
+    fresh = make_model()
+    fresh.load_init_weights(str(path))
+    for a, b in zip(fresh.generator_ema.parameters(), source.generator.parameters()):
+        assert torch.equal(a, b)
+    assert load_init_weights(path).source == "safetensors"
+    with pytest.raises(FileNotFoundError, match="missing.ckpt"):
+        load_init_weights(tmp_path / "missing.ckpt")
+    with pytest.raises(ValueError, match="do not fit"):
+        make_model(
+            generator={"class": "UNetGenerator", "init": {"base_channels": 8, "depth": 3}}
+        ).load_init_weights(last)
+
+
+# ---------------------------------------------------------------------------------------- validation
+class ChannelStats(nn.Module):
+    """A tiny deterministic feature extractor for FID tests: per-channel means (3 features)."""
+
+    num_features = 3
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.mean(dim=(2, 3))
+
+
+def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    mu1, mu2 = real.mean(0), fake.mean(0)
+    s1, s2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def test_validation_metrics_and_fid_match_an_independent_computation(tmp_path, image_root):
+    data = make_data(image_root, val_batch_size=4)
+    model = make_model(fid_every_n_epochs=1, fid_feature_extractor=ChannelStats(), num_grid_images=4)
+    trainer = make_trainer(tmp_path, limit_val_batches=1.0, num_sanity_val_steps=1)
+    trainer.fit(model, data)  # the sanity check must not cache the real statistics of its 4 images
+    assert model.fid._real_cache["features"].shape[0] == 8
+    results = trainer.validate(model, data, verbose=False)[0]
+
+    data.setup("validate")
+    real, fake, psnr = [], [], []
+    generator = model.inference_generator
+    with torch.no_grad():
+        for batch in data.val_dataloader():
+            out = generator(batch["image"], batch["mask"])
+            real.append(batch["image"].mean(dim=(2, 3)))
+            fake.append(out.mean(dim=(2, 3)))
+            for o, t, m in zip(out, batch["image"], batch["mask"]):
+                hole = m.expand_as(o) > 0.5
+                psnr.append(-10 * math.log10(float(((o - t)[hole] ** 2).mean())))
+    expected_fid = frechet_distance(torch.cat(real).double().numpy(), torch.cat(fake).double().numpy())
+    assert results["val/fid"] == pytest.approx(expected_fid, rel=1e-4, abs=1e-7)
+    assert results["val/psnr_hole"] == pytest.approx(float(np.mean(psnr)), rel=1e-4)
+    assert results["val/psnr_hole/blocks"] == pytest.approx(results["val/psnr_hole"])
+    assert not model.fid.needs_real_images
+    assert model.last_val_metrics["val_fid"] == pytest.approx(expected_fid, rel=1e-4, abs=1e-7)
+
+
+def test_image_grid_is_written_for_file_loggers(tmp_path, image_root):
+    from lightning.pytorch.loggers import CSVLogger
+
+    model = make_model(num_grid_images=2)
+    logger = CSVLogger(str(tmp_path), name="run")
+    make_trainer(tmp_path, logger=logger, limit_val_batches=1).fit(model, make_data(image_root))
+    grids = list((tmp_path / "run").rglob("images/val_grid-*.png"))
+    assert len(grids) == 1
+    from PIL import Image
+
+    width, height = Image.open(grids[0]).size
+    assert (width, height) == (2 * (SIZE + 2) + 2, 3 * (SIZE + 2) + 2)
