@@ -196,7 +196,7 @@ def _load(
         if not path.is_file():
             raise FileNotFoundError(f"training checkpoint {path} does not exist")
         state_dict, info = weights.load_training_checkpoint(path)
-        model, resolution = weights.build_model(info["generator_arch"]), info.get("image_size")
+        model, resolution = weights.build_model(info["arch"]), info.get("image_size")
     elif path.suffix == ".safetensors" or os.sep in as_text or "/" in as_text:
         if not path.is_file():
             raise FileNotFoundError(

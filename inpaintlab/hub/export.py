@@ -59,7 +59,7 @@ def export_checkpoint(
         )
     out_dir = Path(out_dir)
     file = f"{name}.safetensors"
-    arch = info["generator_arch"]
+    arch = info["arch"]
     style, mask = info.get("style"), info.get("mask_kind")
     resolution = int(info.get("image_size") or 256)
     weights = save_weights(

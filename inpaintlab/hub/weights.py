@@ -93,6 +93,14 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
     return _build(arch)
 
 
+# The model a training checkpoint exports, by the arch key its module writes: state_dict prefixes in
+# order of preference (the generator's EMA copy first).
+EXPORTED_MODELS = {
+    "generator_arch": (("generator_ema.", "ema"), ("generator.", "raw")),
+    "classifier_arch": (("classifier.", "raw"),),
+}
+
+
 def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Generator weights and the ``inpaintlab`` info block of a Lightning checkpoint from ``fit``.
 
@@ -100,8 +108,9 @@ def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor]
     ``generator_ema.`` (preferred, the EMA copy) or ``generator.``; the prefix is stripped.
 
     Returns:
-        (state_dict, info): info is ``ckpt["inpaintlab"]`` (``generator_arch``, ``image_size``,
-        ``mask_kind``, ``style``) plus ``"weights": "ema" | "raw"``.
+        (state_dict, info): info is ``ckpt["inpaintlab"]`` (``generator_arch`` or ``classifier_arch``,
+        ``image_size``, ``mask_kind``, ``style``) plus ``"arch"`` (the exported model's architecture) and
+        ``"weights": "ema" | "raw"``.
     """
     path = Path(path)
     if not path.is_file():
@@ -119,20 +128,20 @@ def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor]
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise ValueError(f"{path} is not a Lightning checkpoint: no 'state_dict' dictionary in it")
     info = ckpt.get("inpaintlab")
-    if not isinstance(info, dict) or "generator_arch" not in info:
+    arch_key = next((key for key in EXPORTED_MODELS if isinstance(info, dict) and key in info), None)
+    if arch_key is None:
         raise ValueError(
-            f"{path} has no ckpt['inpaintlab']['generator_arch']; it was not written by inpaintlab's "
-            "training module, so the generator architecture is unknown"
+            f"{path} has no ckpt['inpaintlab']['generator_arch'] (or 'classifier_arch'); it was not written "
+            "by inpaintlab's training modules, so the model architecture is unknown"
         )
-    _check_arch(info["generator_arch"], f"{path}: ckpt['inpaintlab']['generator_arch']")
+    _check_arch(info[arch_key], f"{path}: ckpt['inpaintlab'][{arch_key!r}]")
     state = ckpt["state_dict"]
-    for prefix, kind in (("generator_ema.", "ema"), ("generator.", "raw")):
+    for prefix, kind in EXPORTED_MODELS[arch_key]:
         weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if weights:
-            return weights, {**info, "weights": kind}
-    raise ValueError(
-        f"{path}: state_dict has no 'generator_ema.' or 'generator.' keys; found e.g. {list(state)[:3]}"
-    )
+            return weights, {**info, "arch": info[arch_key], "weights": kind}
+    expected = " or ".join(repr(prefix) for prefix, _ in EXPORTED_MODELS[arch_key])
+    raise ValueError(f"{path}: state_dict has no {expected} keys; found e.g. {list(state)[:3]}")
 
 
 def _check_arch(arch: Any, where: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from torch import nn
 
 from inpaintlab.models.base import InpaintGenerator, masked_input
+from inpaintlab.models.classifier import StyleClassifier
 from inpaintlab.models.context_encoder import ContextEncoder
 from inpaintlab.models.global_discriminator import DualDiscriminator, GlobalDiscriminator
 from inpaintlab.models.layers import NORM_KINDS, apply_spectral_norm, init_weights, make_norm
@@ -34,6 +35,8 @@ GENERATORS: dict[str, type[InpaintGenerator]] = {
     "ContextEncoder": ContextEncoder,
     "TimmUNetGenerator": TimmUNetGenerator,
 }
+
+CLASSIFIERS: dict[str, type[nn.Module]] = {"StyleClassifier": StyleClassifier}
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     "PatchDiscriminator": PatchDiscriminator,
@@ -119,7 +122,7 @@ def create_discriminator(name: str, **overrides) -> nn.Module:
 def build_model(arch: dict) -> nn.Module:
     """Rebuild a model from ``{"class": class name, "init": init_args}`` (what the hub stores).
 
-    The class is looked up in ``GENERATORS`` then ``DISCRIMINATORS``; weights are freshly initialised
+    The class is looked up in ``GENERATORS``, ``DISCRIMINATORS`` and ``CLASSIFIERS``; weights are freshly initialised
     (load a state dict afterwards).
     """
     if not isinstance(arch, dict) or "class" not in arch:
@@ -131,17 +134,19 @@ def build_model(arch: dict) -> nn.Module:
     init = arch.get("init") or {}
     if not isinstance(init, dict):
         raise ValueError(f"arch['init'] must be a dict of constructor arguments, got {type(init).__name__}")
-    classes = {**GENERATORS, **DISCRIMINATORS}
+    classes = {**GENERATORS, **DISCRIMINATORS, **CLASSIFIERS}
     if name not in classes:
         raise KeyError(f"unknown model class {name!r}; valid classes: {sorted(classes)}")
     return classes[name](**init)
 
 
 __all__ = [
+    "CLASSIFIERS",
     "DISCRIMINATORS",
     "DISCRIMINATOR_PRESETS",
     "GENERATORS",
     "GENERATOR_PRESETS",
+    "StyleClassifier",
     "NORM_KINDS",
     "ContextEncoder",
     "DualDiscriminator",
