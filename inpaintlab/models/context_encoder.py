@@ -13,6 +13,7 @@ from inpaintlab.models.layers import (
     check_positive_int,
     conv_uses_bias,
     init_weights,
+    leaky_conv_blocks,
     make_norm,
     seeded,
 )
@@ -88,17 +89,8 @@ class ContextEncoder(InpaintGenerator):
         self.native_resolution = image_size
 
         with seeded(seed):
-            encoder: list[nn.Module] = []
-            in_ch = 4
-            for i, out_ch in enumerate(widths):
-                layer_norm = "none" if i == 0 and norm != "spectral" else norm
-                encoder += [
-                    nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=conv_uses_bias(layer_norm)),
-                    make_norm(layer_norm, out_ch),
-                    nn.LeakyReLU(0.2),
-                ]
-                in_ch = out_ch
-            self.encoder = nn.Sequential(*encoder)
+            # flattened into one Sequential (state-dict keys encoder.0, encoder.1, ...)
+            self.encoder = nn.Sequential(*(m for block in leaky_conv_blocks(4, widths, norm) for m in block))
             self.channel_wise = ChannelWiseLinear(widths[-1], (BOTTLENECK_SIZE, BOTTLENECK_SIZE))
             self.bottleneck = nn.Sequential(
                 nn.Dropout(float(dropout)),

@@ -11,9 +11,9 @@ from inpaintlab.models.layers import (
     apply_spectral_norm,
     check_norm,
     check_positive_int,
-    conv_uses_bias,
     init_weights,
-    make_norm,
+    leaky_conv_blocks,
+    run_blocks,
     seeded,
 )
 from inpaintlab.models.patch_discriminator import PatchDiscriminator
@@ -87,19 +87,8 @@ class GlobalDiscriminator(nn.Module):
             )
         widths = [min(base_channels * 2**i, max_channels) for i in range(num_layers)]
         with seeded(seed):
-            blocks = []
-            in_ch = in_channels
-            for i, out_ch in enumerate(widths):
-                layer_norm = "none" if i == 0 and norm != "spectral" else norm
-                blocks.append(
-                    nn.Sequential(
-                        nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=conv_uses_bias(layer_norm)),
-                        make_norm(layer_norm, out_ch),
-                        nn.LeakyReLU(0.2),
-                    )
-                )
-                in_ch = out_ch
-            self.blocks = nn.ModuleList(blocks)
+            self.blocks = nn.ModuleList(leaky_conv_blocks(in_channels, widths, norm))
+            in_ch = widths[-1]
             if image_size is None:
                 self.pool: nn.Module = nn.AdaptiveAvgPool2d(1)
                 self.head = nn.Linear(in_ch, 1)
@@ -127,10 +116,7 @@ class GlobalDiscriminator(nn.Module):
                 f"GlobalDiscriminator(num_layers={self.num_layers}) needs inputs of at least "
                 f"{self.min_input_size}x{self.min_input_size}, got {tuple(x.shape)}; use fewer num_layers"
             )
-        features = []
-        for block in self.blocks:
-            x = block(x)
-            features.append(x)
+        x, features = run_blocks(self.blocks, x)
         logits = self.head(self.pool(x).flatten(1))
         return (logits, features) if return_features else logits
 

@@ -127,6 +127,42 @@ class ConvNormAct(nn.Sequential):
         )
 
 
+def leaky_conv_blocks(
+    in_channels: int, widths: list[int], norm: str, strides: list[int] | None = None
+) -> list[nn.Sequential]:
+    """The pix2pix/DCGAN down-sampling stack of the discriminators and the Context Encoder's encoder.
+
+    One ``Conv2d(4x4, padding=1) -> norm -> LeakyReLU(0.2)`` block per entry of ``widths`` (its
+    output channels); the first block has no norm unless ``norm`` is ``"spectral"``. ``strides`` gives
+    each block's stride (default 2 for all). The convs are created in order, so the global RNG is
+    consumed as by a hand-written loop.
+    """
+    if strides is None:
+        strides = [2] * len(widths)
+    blocks = []
+    in_ch = in_channels
+    for i, (out_ch, stride) in enumerate(zip(widths, strides)):
+        layer_norm = "none" if i == 0 and norm != "spectral" else norm
+        blocks.append(
+            nn.Sequential(
+                nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=conv_uses_bias(layer_norm)),
+                make_norm(layer_norm, out_ch),
+                nn.LeakyReLU(0.2),
+            )
+        )
+        in_ch = out_ch
+    return blocks
+
+
+def run_blocks(blocks: nn.ModuleList, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """Apply ``blocks`` in turn; returns the last output and every block's output (for feature matching)."""
+    features = []
+    for block in blocks:
+        x = block(x)
+        features.append(x)
+    return x, features
+
+
 class ChannelWiseLinear(nn.Module):
     """Channel-wise fully connected layer (Pathak et al. 2016, Context Encoders).
 

@@ -9,9 +9,9 @@ from inpaintlab.models.layers import (
     apply_spectral_norm,
     check_norm,
     check_positive_int,
-    conv_uses_bias,
     init_weights,
-    make_norm,
+    leaky_conv_blocks,
+    run_blocks,
     seeded,
 )
 
@@ -80,22 +80,8 @@ class PatchDiscriminator(nn.Module):
         widths = [min(base_channels * 2**i, max_channels) for i in range(num_layers + 1)]
         strides = [2] * num_layers + [1]
         with seeded(seed):
-            blocks = []
-            in_ch = in_channels
-            for i, (out_ch, stride) in enumerate(zip(widths, strides)):
-                layer_norm = "none" if i == 0 and norm != "spectral" else norm
-                blocks.append(
-                    nn.Sequential(
-                        nn.Conv2d(
-                            in_ch, out_ch, 4, stride=stride, padding=1, bias=conv_uses_bias(layer_norm)
-                        ),
-                        make_norm(layer_norm, out_ch),
-                        nn.LeakyReLU(0.2),
-                    )
-                )
-                in_ch = out_ch
-            self.blocks = nn.ModuleList(blocks)
-            self.head = nn.Conv2d(in_ch, 1, 4, stride=1, padding=1)
+            self.blocks = nn.ModuleList(leaky_conv_blocks(in_channels, widths, norm, strides))
+            self.head = nn.Conv2d(widths[-1], 1, 4, stride=1, padding=1)
             init_weights(self, init)
             if norm == "spectral":
                 apply_spectral_norm(self)
@@ -108,9 +94,6 @@ class PatchDiscriminator(nn.Module):
                 f"{self.min_input_size}x{self.min_input_size}, got {tuple(x.shape)}; use a larger image "
                 f"or fewer layers"
             )
-        features = []
-        for block in self.blocks:
-            x = block(x)
-            features.append(x)
+        x, features = run_blocks(self.blocks, x)
         logits = self.head(x)
         return (logits, features) if return_features else logits
