@@ -1,0 +1,112 @@
+"""Inference latency and memory of ``load(...)(img, mask)``.
+
+Rows: one 256x256 image on CPU (median of repeated runs; target under 40 ms on 2 cores), a
+4000x3000 photo with a 5% hole on CPU (windows around the hole at native resolution), and batch
+throughput on a GPU when one is available. Peak memory: CPU resident-set growth (``ru_maxrss``) and
+``torch.cuda.max_memory_allocated``. Speed does not depend on trained weights, so the default model is
+the architecture of the zoo checkpoints (``unet.base``) with fresh weights; ``--model NAME`` times a
+registry checkpoint instead.
+
+    python benchmarks/inference.py [--model monet-blocks] [--out benchmarks/results/inference]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inpaintlab import load
+from inpaintlab.api.inpainter import Inpainter
+from inpaintlab.models import create_generator
+
+
+def make_inpainter(model: str | None, device: str) -> Inpainter:
+    if model:
+        return load(model, device=device)
+    generator = create_generator("unet.base").eval()
+    return Inpainter(generator, name="unet.base (untrained)", device=device, resolution=256)
+
+
+def median_ms(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/inference"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    rows = []
+
+    cpu = make_inpainter(args.model, "cpu")
+    image = torch.rand(1, 3, 256, 256)
+    mask = torch.zeros(1, 1, 256, 256)
+    mask[..., 96:160, 96:160] = 1
+    before = rss_mb()
+    ms = median_ms(lambda: cpu(image, mask), args.repeats)
+    rows.append({"case": "256x256, one image", "device": f"CPU, {args.threads} threads", "median_ms": round(ms, 1),
+                 "peak_rss_growth_mb": round(rss_mb() - before, 1)})
+
+    big = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    hole = np.zeros((3000, 4000), dtype=bool)
+    side = int((0.05 * 3000 * 4000) ** 0.5)  # a 5% square hole
+    hole[1200 : 1200 + side, 1500 : 1500 + side] = True
+    before = rss_mb()
+    ms = median_ms(lambda: cpu(big, hole), max(3, args.repeats // 4), warmup=1)
+    rows.append({"case": "4000x3000 uint8, 5% hole", "device": f"CPU, {args.threads} threads", "median_ms": round(ms, 1),
+                 "peak_rss_growth_mb": round(rss_mb() - before, 1)})
+
+    if torch.cuda.is_available():
+        gpu = make_inpainter(args.model, "cuda")
+        batch = 64
+        images = torch.rand(batch, 3, 256, 256, device="cuda")
+        masks = torch.zeros(batch, 1, 256, 256, device="cuda")
+        masks[..., 96:160, 96:160] = 1
+        torch.cuda.reset_peak_memory_stats()
+
+        def run():
+            gpu(images, masks)
+            torch.cuda.synchronize()
+
+        ms = median_ms(run, args.repeats)
+        rows.append({"case": f"256x256, batch {batch}", "device": torch.cuda.get_device_name(), "median_ms": round(ms, 1),
+                     "images_per_s": round(batch / ms * 1e3, 1),
+                     "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)})
+
+    meta = {"model": cpu.name, "machine": f"{platform.machine()} {platform.processor()}".strip(), "torch": torch.__version__}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    lines = ["| case | device | median ms | peak memory |", "|---|---|---|---|"]
+    for r in rows:
+        memory = f"{r['peak_gpu_mb']} MB GPU" if "peak_gpu_mb" in r else f"+{r['peak_rss_growth_mb']} MB RSS"
+        lines.append(f"| {r['case']} | {r['device']} | {r['median_ms']} | {memory} |")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(json.dumps(meta))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
