@@ -188,6 +188,8 @@ def test_entry_round_trips_through_yaml():
         ("file", "../x.safetensors", "field 'file'"),
         ("value_range", [0, 255], "field 'value_range'"),
         ("recipe", {"config": "x.yaml"}, "field 'recipe'"),
+        ("recipe", {"config": "x.yaml", "data": "d", "gpu": "h100"}, "field 'recipe'"),
+        ("recipe", {"config": "x.yaml", "data": "d", "epochs": 1.5}, "field 'recipe.epochs'"),
         ("metrics", {"psnr": "high"}, "field 'metrics.psnr'"),
         ("licence", "MIT", "field 'licence': expected one of the known fields"),
     ],
@@ -195,6 +197,15 @@ def test_entry_round_trips_through_yaml():
 def test_malformed_entry_error_names_entry_and_field(field, value, match):
     with pytest.raises(RegistryError, match=f"entry 'tiny-test', {match}"):
         parse_registry({"checkpoints": {"tiny-test": entry_dict(**{field: value})}}, source="reg.yaml")
+
+
+def test_recipe_records_epochs_wall_time_and_machine():
+    recipe = {"config": "x.yaml", "data": "d", "epochs": 12, "wall_time": "22 min", "machine": "2 CPU cores"}
+    entry = parse_registry({"checkpoints": {"tiny-test": entry_dict(recipe=recipe)}}, source="reg.yaml")["tiny-test"]
+    assert (entry.recipe.epochs, entry.recipe.wall_time, entry.recipe.machine) == (12, "22 min", "2 CPU cores")
+    assert entry.to_dict()["recipe"] == recipe
+    plain = parse_registry({"checkpoints": {"tiny-test": entry_dict()}}, source="reg.yaml")["tiny-test"]
+    assert set(plain.to_dict()["recipe"]) == {"config", "data"}
 
 
 def test_missing_field_and_bad_name_and_bad_top_level():

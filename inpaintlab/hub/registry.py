@@ -51,10 +51,18 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a checkpoint was trained: the training config and the data it saw."""
+    """How a checkpoint was trained: the training config and the data it saw; optionally how long
+    (epochs, wall time) and on what machine."""
 
     config: str
     data: str
+    epochs: int | None = None
+    wall_time: str | None = None
+    machine: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        optional = {"epochs": self.epochs, "wall_time": self.wall_time, "machine": self.machine}
+        return {"config": self.config, "data": self.data, **{k: v for k, v in optional.items() if v is not None}}
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ class CheckpointEntry:
             "bytes": self.bytes,
             "urls": list(self.urls),
             "license": self.license,
-            "recipe": {"config": self.recipe.config, "data": self.recipe.data},
+            "recipe": self.recipe.to_dict(),
             "metrics": dict(self.metrics),
         }
         return data
@@ -236,11 +244,22 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
             raise fail("urls", "http(s) URLs", url)
 
     recipe = get("recipe")
-    if not isinstance(recipe, dict) or set(recipe) != {"config", "data"}:
-        raise fail("recipe", "a mapping {config: <config path>, data: <training data>}", recipe)
-    for key in ("config", "data"):
-        if not isinstance(recipe[key], str) or not recipe[key].strip():
+    if (
+        not isinstance(recipe, dict)
+        or not {"config", "data"} <= set(recipe)
+        or not set(recipe) <= {"config", "data", "epochs", "wall_time", "machine"}
+    ):
+        raise fail(
+            "recipe",
+            "a mapping {config: <config path>, data: <training data>} with optional epochs, wall_time, machine",
+            recipe,
+        )
+    for key in ("config", "data", "wall_time", "machine"):
+        if key in recipe and (not isinstance(recipe[key], str) or not recipe[key].strip()):
             raise fail(f"recipe.{key}", "a non-empty string", recipe[key])
+    epochs = recipe.get("epochs")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
+        raise fail("recipe.epochs", "a whole number of epochs", epochs)
     metrics = get("metrics") or {}
     if not isinstance(metrics, dict):
         raise fail("metrics", "a mapping of metric name to number", metrics)
@@ -262,7 +281,13 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
         bytes=size,
         urls=tuple(urls),
         license=text("license"),
-        recipe=Recipe(config=recipe["config"], data=recipe["data"]),
+        recipe=Recipe(
+            config=recipe["config"],
+            data=recipe["data"],
+            epochs=epochs,
+            wall_time=recipe.get("wall_time"),
+            machine=recipe.get("machine"),
+        ),
         metrics={str(k): float(v) for k, v in metrics.items()},
     )
 
