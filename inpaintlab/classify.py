@@ -98,10 +98,15 @@ class StyleClassifierModule(L.LightningModule):
         crop_size: int = 96,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
+        class_weights: tuple[float, float] = (1.0, 1.0),
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if len(class_weights) != len(STYLES) or min(class_weights) <= 0:
+            raise ValueError(f"class_weights must be {len(STYLES)} positive numbers (order {STYLES}), got {class_weights}")
         self.classifier = StyleClassifier(base_channels=base_channels, depth=depth)
+        # cross-entropy weight per style: >1 for a style makes missing it costlier (see the recipe)
+        self.register_buffer("class_weights", torch.tensor(class_weights, dtype=torch.float32), persistent=False)
         self._val_correct = torch.zeros(len(STYLES))
         self._val_count = torch.zeros(len(STYLES))
 
@@ -115,7 +120,7 @@ class StyleClassifierModule(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> Tensor:
         images, labels = batch
         logits = self(self._as_float(random_crops(images, self.hparams.crop_size)))
-        loss = F.cross_entropy(logits, labels)
+        loss = F.cross_entropy(logits, labels, weight=self.class_weights)
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
