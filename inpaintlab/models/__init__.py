@@ -22,6 +22,7 @@ from inpaintlab.models.context_encoder import ContextEncoder
 from inpaintlab.models.global_discriminator import DualDiscriminator, GlobalDiscriminator
 from inpaintlab.models.layers import NORM_KINDS, apply_spectral_norm, init_weights, make_norm
 from inpaintlab.models.patch_discriminator import PatchDiscriminator, patch_receptive_field
+from inpaintlab.models.prefill import PyramidFill, pyramid_fill
 from inpaintlab.models.receptive_field import (
     num_layers_for_receptive_field,
     receptive_field,
@@ -49,6 +50,7 @@ GENERATOR_PRESETS: dict[str, tuple[str, dict]] = {
     "unet.base": ("UNetGenerator", {}),  # ~6.9M parameters
     "unet.learned_skips": ("UNetGenerator", {"skip": "learned"}),
     "unet.noise": ("UNetGenerator", {"noise_std": 0.1}),
+    "unet.prefill": ("UNetGenerator", {"prefill": "pyramid"}),
     "context_encoder.tiny": ("ContextEncoder", {"image_size": 32, "base_channels": 4, "max_channels": 8}),
     "context_encoder.base": ("ContextEncoder", {"image_size": 128, "base_channels": 64}),
     "timm_unet.tiny": (
@@ -141,6 +143,8 @@ def build_model(arch: dict) -> nn.Module:
 
 
 __all__ = [
+    "PyramidFill",
+    "pyramid_fill",
     "CLASSIFIERS",
     "DISCRIMINATORS",
     "DISCRIMINATOR_PRESETS",

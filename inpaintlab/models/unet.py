@@ -17,8 +17,10 @@ from inpaintlab.models.layers import (
     pad_to_multiple,
     seeded,
 )
+from inpaintlab.models.prefill import pyramid_fill
 
 SKIP_MODES = ("concat", "learned", "fixed", "none")
+PREFILL_MODES = ("none", "pyramid")
 
 
 class UpBlock(nn.Module):
@@ -71,6 +73,11 @@ class UNetGenerator(InpaintGenerator):
             touches the global RNG. Under DDP every rank starts from the same noise seed.
         init: weight init (see ``layers.init_weights``), default ``"normal"`` = N(0, 0.02).
         native_resolution: the resolution it is meant for (metadata only; any size works).
+        prefill: what the network sees in the hole: ``"none"`` (zeros, as in Pathak et al.) or
+            ``"pyramid"`` (the multigrid harmonic fill of :func:`inpaintlab.models.prefill.pyramid_fill`, a smooth
+            classical first guess; the network then predicts a correction to it in logit space, so an
+            untrained model already returns that fill and training starts from a classical
+            inpainter's quality; the correction is scaled by a learned gate that starts at 0).
         seed: seeds the weight init (and the noise RNG); None uses the global RNG.
 
     Shapes: image (N,3,H,W), mask (N,1,H,W) -> (N,3,H,W) in [0,1].
@@ -87,6 +94,7 @@ class UNetGenerator(InpaintGenerator):
         noise_std: float = 0.0,
         init: str = "normal",
         native_resolution: int | None = None,
+        prefill: str = "none",
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -95,6 +103,7 @@ class UNetGenerator(InpaintGenerator):
         check_positive_int(max_channels, "max_channels")
         check_norm(norm)
         _check_choice(skip, SKIP_MODES, "skip")
+        _check_choice(prefill, PREFILL_MODES, "prefill")
         if not float(noise_std) >= 0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
         self.init_args = dict(
@@ -107,8 +116,10 @@ class UNetGenerator(InpaintGenerator):
             noise_std=float(noise_std),
             init=init,
             native_resolution=native_resolution,
+            prefill=prefill,
             seed=seed,
         )
+        self.prefill = prefill
         self.depth = depth
         self.skip = skip
         self.noise_std = float(noise_std)
@@ -146,6 +157,9 @@ class UNetGenerator(InpaintGenerator):
                 fixed = torch.full((depth,), float(skip_weight))
                 self.register_buffer("skip_weights", fixed, persistent=False)
             noise_seed = int(torch.randint(0, 2**62, (1,)).item())
+        if prefill != "none":
+            # ReZero-style gate on the correction: an untrained model returns the prefill exactly
+            self.prefill_gate = nn.Parameter(torch.zeros(()))
         self._noise_seed = noise_seed
         self.noise_generator = torch.Generator().manual_seed(noise_seed)
 
@@ -162,6 +176,10 @@ class UNetGenerator(InpaintGenerator):
 
     def _predict(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
+        prior = None
+        if self.prefill == "pyramid":
+            prior = pyramid_fill(x[:, :3], x[:, 3:4]).clamp(1e-3, 1 - 1e-3)
+            x = torch.cat([prior, x[:, 3:4]], dim=1)
         if self.training and self.noise_std > 0:
             mask = x[:, 3:4]
             noise = torch.randn(x[:, :3].shape, generator=self.noise_generator)
@@ -174,4 +192,7 @@ class UNetGenerator(InpaintGenerator):
         y = self.bottleneck(features[-1])
         for level, up in enumerate(self.ups):
             y = up(y, self._merge_skip(level, features[self.depth - 1 - level]))
-        return torch.sigmoid(self.head(y))[..., :h, :w]
+        logits = self.head(y)[..., :h, :w]
+        if prior is not None:
+            logits = self.prefill_gate * logits + torch.logit(prior)
+        return torch.sigmoid(logits)

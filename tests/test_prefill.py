@@ -1,0 +1,97 @@
+"""pyramid_fill (multigrid harmonic fill) and the U-Net's ``prefill="pyramid"`` option."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from inpaintlab.models import UNetGenerator, create_generator
+from inpaintlab.models.prefill import PyramidFill, pyramid_fill
+
+
+def _square_mask(n=2, h=32, w=40, box=(8, 20, 10, 26)):
+    mask = torch.zeros(n, 1, h, w)
+    mask[..., box[0] : box[1], box[2] : box[3]] = 1
+    return mask
+
+
+def _harmonic_reference(image, mask, sweeps=4000):
+    """Plain Jacobi iteration of the Laplace equation inside the hole, to convergence."""
+    hole = mask > 0.5
+    fill = torch.where(hole, torch.zeros_like(image), image)
+    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]]).repeat(image.shape[1], 1, 1, 1)
+    for _ in range(sweeps):
+        neighbours = F.conv2d(F.pad(fill, (1, 1, 1, 1), mode="replicate"), kernel, groups=image.shape[1])
+        fill = torch.where(hole, neighbours, image)
+    return fill
+
+
+def test_known_pixels_are_bit_identical_and_hole_nans_ignored():
+    image = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(0))
+    mask = _square_mask()
+    poisoned = torch.where(mask.bool().expand_as(image), torch.full_like(image, float("nan")), image)
+    out = pyramid_fill(poisoned, mask)
+    known = mask.expand_as(image) == 0
+    assert torch.equal(out[known], image[known])
+    assert torch.isfinite(out).all()
+    assert 0 <= out.min() and out.max() <= 1  # a convex combination of known values
+
+
+def test_constant_image_is_filled_with_its_constant_and_a_full_mask_with_empty_value():
+    image = torch.full((1, 3, 24, 24), 0.3)
+    assert torch.allclose(pyramid_fill(image, _square_mask(1, 24, 24, (2, 20, 3, 21))), image, atol=1e-6)
+    full = pyramid_fill(image, torch.ones(1, 1, 24, 24), empty_value=0.7)
+    assert torch.allclose(full, torch.full_like(image, 0.7))
+
+
+def test_matches_the_harmonic_solution_and_reproduces_a_linear_ramp():
+    image = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(1))
+    mask = _square_mask()
+    reference = _harmonic_reference(image, mask)
+    hole = mask.expand_as(image) > 0.5
+    assert (pyramid_fill(image, mask, smooth_iters=8) - reference)[hole].abs().mean() < 0.02
+    # more sweeps per level converge further; 0 sweeps is plain push-pull and much further off
+    errors = [(pyramid_fill(image, mask, smooth_iters=k) - reference)[hole].abs().mean() for k in (0, 8, 64, 256)]
+    assert errors[0] > errors[1] > errors[2] > errors[3] and errors[3] < 1e-3
+    ramp = torch.linspace(0, 1, 40).expand(1, 3, 32, 40).contiguous()
+    assert (pyramid_fill(ramp, mask[:1], smooth_iters=64) - ramp).abs().max() < 0.03
+
+
+def test_gradients_reach_the_known_pixels():
+    image = torch.rand(1, 3, 16, 16, requires_grad=True)
+    mask = _square_mask(1, 16, 16, (4, 10, 4, 10))
+    pyramid_fill(image, mask)[..., 4:10, 4:10].sum().backward()
+    assert image.grad[..., 4:10, 4:10].abs().sum() == 0  # hole pixels are never read
+    assert image.grad.abs().sum() > 0
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"\(N,C,H,W\)"):
+        pyramid_fill(torch.rand(3, 8, 8), torch.zeros(1, 8, 8))
+    with pytest.raises(ValueError, match="differ"):
+        pyramid_fill(torch.rand(1, 3, 8, 8), torch.zeros(1, 1, 8, 9))
+    with pytest.raises(ValueError, match="smooth_iters"):
+        pyramid_fill(torch.rand(1, 3, 8, 8), torch.zeros(1, 1, 8, 8), smooth_iters=-1)
+    assert torch.equal(PyramidFill()(torch.ones(1, 3, 8, 8), torch.zeros(1, 1, 8, 8)), torch.ones(1, 3, 8, 8))
+
+
+def test_unet_with_prefill_starts_near_the_fill_and_trains():
+    torch.manual_seed(0)
+    model = create_generator("unet.tiny", prefill="pyramid")
+    assert model.init_args["prefill"] == "pyramid"
+    rebuilt = UNetGenerator(**model.init_args)
+    rebuilt.load_state_dict(model.state_dict())
+    image = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(2))
+    mask = _square_mask()
+    with torch.no_grad():
+        pred = model.predict(image, mask)
+        assert torch.equal(pred, rebuilt.predict(image, mask))
+    hole = mask.expand_as(image) > 0.5
+    assert torch.allclose(pred, pyramid_fill(image, mask).clamp(1e-3, 1 - 1e-3), atol=1e-5)  # gate starts at 0
+    out = model(image, mask)
+    assert torch.equal(out[~hole], image[~hole])
+    out[hole].sum().backward()
+    assert model.prefill_gate.grad.abs() > 0
+    with pytest.raises(ValueError, match="prefill"):
+        UNetGenerator(prefill="telea")
