@@ -3,7 +3,8 @@
 For each val set (photo, Monet) and each mask kind (center, blocks, region, and hand-drawn-like
 masks drawn independently of the library), every image gets one fixed mask; the checkpoint of that
 style and kind, the photo checkpoint of the same kind (on Monet, to show what the fine-tune adds),
-``cv2.inpaint`` TELEA and NS fill it. Hole PSNR / SSIM / L1 (``inpaintlab.metrics.hole_metrics``) and,
+``cv2.inpaint`` TELEA and NS fill it, and so does the library's own classical fill
+(``pyramid_fill``, multigrid harmonic interpolation, the prior of ``prefill="pyramid"`` generators). Hole PSNR / SSIM / L1 (``inpaintlab.metrics.hole_metrics``) and,
 with ``--inception-weights``, FID of the composited outputs against the val images.
 
     python benchmarks/quality.py --data ../shared/data --out benchmarks/results/quality
@@ -14,6 +15,7 @@ writes ``quality.json`` and ``quality.md`` (the README's table).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import sys
@@ -33,6 +35,7 @@ from inpaintlab.data.seeding import mix_seed  # noqa: E402
 from inpaintlab.hub import registry  # noqa: E402
 from inpaintlab.masks import MASK_SAMPLERS  # noqa: E402
 from inpaintlab.metrics.hole import hole_metrics  # noqa: E402
+from inpaintlab.models.prefill import pyramid_fill  # noqa: E402
 
 KINDS = ("center", "blocks", "region", "handdrawn")
 STYLES = ("photo", "monet")
@@ -59,6 +62,12 @@ def opencv_inpaint(images: torch.Tensor, masks: torch.Tensor, method: int, radiu
     return torch.stack(out)
 
 
+CLASSICAL_METHODS = {
+    **{name: functools.partial(opencv_inpaint, method=flag) for name, flag in OPENCV_METHODS.items()},
+    "harmonic-fill": pyramid_fill,
+}
+
+
 def model_inpaint(name: str, images: torch.Tensor, masks: torch.Tensor, batch: int = 32) -> torch.Tensor:
     inpainter = load(name, device="cpu")
     with torch.inference_mode():
@@ -83,7 +92,7 @@ def fid_of(pred: torch.Tensor, images: torch.Tensor, weights: str) -> float:
 def methods_for(style: str, kind: str, available: set[str]) -> list[str]:
     model_kind = "region" if kind == "handdrawn" else kind
     names = [f"{style}-{model_kind}"] + ([f"photo-{model_kind}"] if style == "monet" else [])
-    return [n for n in names if n in available] + list(OPENCV_METHODS)
+    return [n for n in names if n in available] + list(CLASSICAL_METHODS)
 
 
 def run(data: Path, size: int, limit: int | None, seed: int, weights: str | None) -> list[dict]:
@@ -95,8 +104,8 @@ def run(data: Path, size: int, limit: int | None, seed: int, weights: str | None
         for kind in KINDS:
             masks = fixed_masks(kind, len(images), size, seed)
             for method in methods_for(style, kind, available):
-                if method in OPENCV_METHODS:
-                    pred = opencv_inpaint(images, masks, OPENCV_METHODS[method])
+                if method in CLASSICAL_METHODS:
+                    pred = CLASSICAL_METHODS[method](images, masks)
                 else:
                     pred = model_inpaint(method, images, masks)
                 row = {"style": style, "mask": kind, "method": method, "images": len(images), **summarise(pred, images, masks)}
