@@ -27,7 +27,6 @@ from torch import Tensor, nn
 from inpaintlab._checks import composite
 from inpaintlab.augment import DiffAugment
 from inpaintlab.checkpointing import load_init_weights
-from inpaintlab.data.seeding import mix_seed
 from inpaintlab.losses import (
     LossWeights,
     discriminator_loss,
@@ -45,6 +44,7 @@ from inpaintlab.training import (
     step_scheduler,
 )
 from inpaintlab.training.feature_losses import FeatureLosses, reconstruction_loss
+from inpaintlab.training.manual_step import ManualStepMixin
 from inpaintlab.training.validation import ValidationMixin, plain_data
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def _build(spec: ModelSpec, create, what: str) -> nn.Module:
     )
 
 
-class InpaintGAN(ValidationMixin, L.LightningModule):
+class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
     """GAN inpainting with manual optimisation (``automatic_optimization = False``).
 
     Args:
@@ -270,12 +270,6 @@ class InpaintGAN(ValidationMixin, L.LightningModule):
         return [opt_g, opt_d], schedulers
 
     # ------------------------------------------------------------------ training
-    def _augment_generator(self) -> torch.Generator:
-        """A CPU generator seeded from (seed, rank, call count): reproducible, and exact after a resume."""
-        self.augment_calls += 1
-        seed = mix_seed("diffaugment", self.hparams.augment_seed, self.global_rank, self.augment_calls)
-        return torch.Generator().manual_seed(seed)
-
     def _disc_input(self, images: Tensor, mask: Tensor) -> Tensor:
         if getattr(self.discriminator, "in_channels", 3) == 4:
             return torch.cat([images, mask.to(images.dtype)], dim=1)
@@ -285,34 +279,6 @@ class InpaintGAN(ValidationMixin, L.LightningModule):
         if self.augment is None:
             return real, fake
         return self.augment(real, fake, generator=self._augment_generator())
-
-    def _finite_everywhere(self, loss: Tensor) -> bool:
-        """True when ``loss`` is finite on every rank (so all ranks skip or step together)."""
-        finite = bool(torch.isfinite(loss.detach()).all())
-        return bool(self.trainer.strategy.reduce_boolean_decision(finite, all=True))
-
-    def _backward_and_step(self, optimizer, loss: Tensor, what: str, should_step: bool) -> bool:
-        """Backward ``loss`` (scaled for accumulation) and step ``optimizer`` when ``should_step``.
-
-        A loss that is not finite on some rank is skipped on all ranks and counted by the guard.
-        Returns whether the optimizer stepped.
-        """
-        if not self._finite_everywhere(loss):
-            self.guard.record_skip(what, self.generator_steps)
-            self.log("train/nonfinite_skipped", float(self.guard.skipped))
-            if should_step:
-                optimizer.zero_grad(set_to_none=True)
-            return False
-        self.manual_backward(loss / self.hparams.accumulate_grad_batches)
-        if not should_step:
-            return False
-        if self.hparams.gradient_clip_val is not None:
-            self.clip_gradients(
-                optimizer, gradient_clip_val=self.hparams.gradient_clip_val, gradient_clip_algorithm="norm"
-            )
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return True
 
     def discriminator_loss(self, image: Tensor, fake: Tensor, mask: Tensor) -> Tensor:
         """D's loss on the real ``image`` and the (detached) composited ``fake``, both augmented alike."""

@@ -1,0 +1,52 @@
+"""Manual-optimisation steps shared by the GAN LightningModules (``InpaintGAN``, ``CycleGAN``).
+
+A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that has ``self.guard`` (a
+:class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``, ``self.augment_calls``
+and the hyper-parameters ``augment_seed``, ``gradient_clip_val`` (and optionally
+``accumulate_grad_batches``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from inpaintlab.data.seeding import mix_seed
+
+
+class ManualStepMixin:
+    """Seeded DiffAugment draws, a DDP-consistent non-finite check, and backward + clip + step."""
+
+    def _augment_generator(self) -> torch.Generator:
+        """A CPU generator seeded from (seed, rank, call count): reproducible, and exact after a resume."""
+        self.augment_calls += 1
+        seed = mix_seed("diffaugment", self.hparams.augment_seed, self.global_rank, self.augment_calls)
+        return torch.Generator().manual_seed(seed)
+
+    def _finite_everywhere(self, loss: Tensor) -> bool:
+        """True when ``loss`` is finite on every rank (so all ranks skip or step together)."""
+        finite = bool(torch.isfinite(loss.detach()).all())
+        return bool(self.trainer.strategy.reduce_boolean_decision(finite, all=True))
+
+    def _backward_and_step(self, optimizer, loss: Tensor, what: str, should_step: bool = True) -> bool:
+        """Backward ``loss`` (scaled for accumulation) and step ``optimizer`` when ``should_step``.
+
+        A loss that is not finite on some rank is skipped on all ranks and counted by the guard.
+        Returns whether the optimizer stepped.
+        """
+        if not self._finite_everywhere(loss):
+            self.guard.record_skip(what, self.generator_steps)
+            self.log("train/nonfinite_skipped", float(self.guard.skipped))
+            if should_step:
+                optimizer.zero_grad(set_to_none=True)
+            return False
+        self.manual_backward(loss / self.hparams.get("accumulate_grad_batches", 1))
+        if not should_step:
+            return False
+        if self.hparams.gradient_clip_val is not None:
+            self.clip_gradients(
+                optimizer, gradient_clip_val=self.hparams.gradient_clip_val, gradient_clip_algorithm="norm"
+            )
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return True
