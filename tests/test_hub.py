@@ -143,13 +143,31 @@ FAST = {"retries": 2, "backoff": 0.0, "timeout": 5.0, "progress": False}
 
 
 # ---------------------------------------------------------------- registry
-def test_shipped_registry_is_a_symlink_starting_empty_with_schema_comment():
+def test_shipped_registry_is_a_symlink_with_schema_comment_and_verified_files(monkeypatch):
+    """Every shipped entry is real: its file lies in hub/ with the listed size and sha256, at most
+    16 MiB, its recipe config exists, and it loads offline and inpaints."""
+    from inpaintlab import load
+    from inpaintlab.hub import sha256_file
+
     link = REPO / "inpaintlab" / "checkpoints.yaml"
     assert link.is_symlink() and os.readlink(link) == "../checkpoints.yaml"
     text = (REPO / "checkpoints.yaml").read_text()
     assert "# checkpoints:" in text and "sha256:" in text  # the documented schema
-    assert yaml.safe_load(text) == {"checkpoints": {}}
-    assert load_registry() == {} and list_models() == []
+    registry = load_registry()
+    assert set(registry) == set(yaml.safe_load(text)["checkpoints"]) and list_models() == sorted(registry)
+    monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
+    image = torch.rand(1, 3, 48, 40, generator=torch.Generator().manual_seed(0))
+    mask = torch.zeros(1, 1, 48, 40)
+    mask[..., 10:22, 8:20] = 1
+    for name, entry in registry.items():
+        path = REPO / "hub" / entry.file
+        assert path.is_file(), f"{name}: {path} is not shipped"
+        assert path.stat().st_size == entry.bytes <= 16 * 2**20, name
+        assert sha256_file(path) == entry.sha256, name
+        assert (REPO / entry.recipe.config).is_file(), name
+        if entry.task == "inpaint":
+            out = load(name, device="cpu")(image, mask)
+            assert out.shape == image.shape and torch.equal(out[mask.expand_as(out) == 0], image[mask.expand_as(image) == 0])
 
 
 def test_registry_env_var_points_to_another_file(tmp_path, monkeypatch):

@@ -71,7 +71,9 @@ def served_registry(tmp_path, monkeypatch, generator_file):
     httpd.server_close()
 
 
-def test_models_on_the_empty_shipped_registry(capsys):
+def test_models_on_an_empty_registry(tmp_path, monkeypatch, capsys):
+    (tmp_path / "empty.yaml").write_text("checkpoints: {}\n")
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(tmp_path / "empty.yaml"))
     assert main(["models"]) == 0
     assert "no checkpoints in the registry yet" in capsys.readouterr().out
 
