@@ -109,6 +109,8 @@ class StyleClassifierModule(L.LightningModule):
         self.register_buffer("class_weights", torch.tensor(class_weights, dtype=torch.float32), persistent=False)
         self._val_correct = torch.zeros(len(STYLES))
         self._val_count = torch.zeros(len(STYLES))
+        self.last_val_metrics: dict[str, float] = {}  # written into checkpoints, exported to the registry
+        self.recipe: dict[str, str] = {}  # set by the CLI: the config file and data folders of this run
 
     def forward(self, image: Tensor) -> Tensor:
         return self.classifier(image)
@@ -142,10 +144,12 @@ class StyleClassifierModule(L.LightningModule):
         correct = self.all_gather(self._val_correct.to(self.device)).reshape(-1, len(STYLES)).sum(0)
         count = self.all_gather(self._val_count.to(self.device)).reshape(-1, len(STYLES)).sum(0)
         per_style = correct / count.clamp(min=1)
-        self.log("val/acc", correct.sum() / count.sum().clamp(min=1), prog_bar=True)
-        self.log("val/acc_min", per_style.min())  # the bar: every style at least 95%
-        for k, style in enumerate(STYLES):
-            self.log(f"val/acc_{style}", per_style[k])
+        metrics = {"acc": correct.sum() / count.sum().clamp(min=1), "acc_min": per_style.min()}  # bar: min >= 95%
+        metrics.update({f"acc_{style}": per_style[k] for k, style in enumerate(STYLES)})
+        self.log("val/acc", metrics["acc"], prog_bar=True)
+        self.log_dict({f"val/{k}": v for k, v in metrics.items() if k != "acc"})
+        if not self.trainer.sanity_checking:
+            self.last_val_metrics = {f"val_{k}": round(float(v), 4) for k, v in metrics.items()}
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
@@ -158,5 +162,7 @@ class StyleClassifierModule(L.LightningModule):
             "classifier_arch": {"class": type(c).__name__, "init": dict(c.init_args)},
             "image_size": None,
             "mask_kind": None,
-            "style": None,
+            "style": "+".join(STYLES),
+            "metrics": dict(self.last_val_metrics),
+            "recipe": dict(self.recipe),
         }

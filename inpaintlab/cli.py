@@ -175,12 +175,13 @@ class InpaintLightningCLI(LightningCLI):
             inside = os.path.commonpath([path, os.getcwd()]) == os.getcwd()
             recipe["config"] = os.path.relpath(path) if inside else path
         data_args = config.data.get("init_args") or {}
-        data_dir = (
-            data_args.get("train_dir") or data_args.get("image_dir") if hasattr(data_args, "get") else None
-        )
-        if data_dir:
-            recipe["data"] = str(data_dir)
-        if isinstance(self.model, InpaintGAN):
+        if hasattr(data_args, "get"):
+            single = data_args.get("train_dir") or data_args.get("image_dir")
+            # InpaintDataModule reads one folder; the two-domain data modules read photos + paintings
+            folders = [single] if single else [data_args.get(k) for k in ("photo_train", "monet_train")]
+            if all(folders):
+                recipe["data"] = " + ".join(str(f) for f in folders)
+        if hasattr(self.model, "recipe"):
             self.model.recipe = recipe
 
 

@@ -4,6 +4,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from inpaintlab.api.inpainter import load_model
@@ -89,10 +90,13 @@ def test_fit_export_and_load_back(tmp_path):
     ckpt = tmp_path / "clf.ckpt"
     trainer.save_checkpoint(ckpt)
     info = torch.load(ckpt, weights_only=True)["inpaintlab"]
-    assert info["classifier_arch"]["class"] == "StyleClassifier"
+    assert info["classifier_arch"]["class"] == "StyleClassifier" and info["style"] == "photo+monet"
+    assert info["metrics"]["val_acc_min"] == round(float(metrics["val/acc_min"]), 4)
 
     result = export_checkpoint(ckpt, out_dir=tmp_path / "hub", name="style-classifier", urls=["http://127.0.0.1/x"])
     assert result.weights == tmp_path / "hub" / "style-classifier.safetensors"
+    entry = yaml.safe_load(result.snippet)["style-classifier"]
+    assert entry["task"] == "classify" and entry["mask"] is None and entry["metrics"]["val_acc_min"] >= 0.9
     loaded = load_model(result.weights)
     assert isinstance(loaded, StyleClassifier)
     images = dm.val_set.tensors[0].float() / 255

@@ -81,11 +81,13 @@ def export_checkpoint(
         urls = [f"{base.rstrip('/')}/{file}"] if base else []
     recipe = info.get("recipe") if isinstance(info.get("recipe"), dict) else {}
     metrics = info.get("metrics") if isinstance(info.get("metrics"), dict) else {}
+    task = info["task"]
+    what = f"{mask or TODO} masks" if task == "inpaint" else task
     entry: dict[str, Any] = {
-        "description": description or f"{style or TODO} pictures, {mask or TODO} masks, {arch['class']}",
-        "task": "inpaint",
+        "description": description or f"{style or TODO} pictures, {what}, {arch['class']}",
+        "task": task,
         "style": style or TODO,
-        "mask": mask or TODO,
+        "mask": (mask or TODO) if task == "inpaint" else None,
         "arch": arch,
         "resolution": resolution,
         "value_range": [0, 1],

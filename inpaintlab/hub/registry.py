@@ -20,7 +20,7 @@ import yaml
 
 REGISTRY_ENV = "INPAINTLAB_REGISTRY"
 
-TASKS = ("inpaint", "classify")
+TASKS = ("inpaint", "classify", "stylize")
 MASK_KINDS = ("center", "blocks", "region")
 VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))
 
@@ -72,9 +72,10 @@ class CheckpointEntry:
     Attributes:
         name: registry name (``load(name)``), e.g. ``"monet-blocks"``.
         description: one line for people.
-        task: ``"inpaint"`` (a generator) or ``"classify"`` (the style classifier).
+        task: ``"inpaint"`` (a generator), ``"classify"`` (the style classifier) or ``"stylize"`` (a
+            photo -> Monet translator, ``load("photo2monet")``).
         style: picture style it was trained on (``"photo"``, ``"monet"``).
-        mask: mask kind it was trained on (``"center"``, ``"blocks"``, ``"region"``); None for classifiers.
+        mask: mask kind it was trained on (``"center"``, ``"blocks"``, ``"region"``); None for the other tasks.
         arch: ``{"class": str, "init": dict}``, what ``inpaintlab.models.build_model`` rebuilds.
         resolution: native resolution in pixels (square inputs of this size).
         value_range: pixel range at the model boundary, ``(0.0, 1.0)`` or ``(-1.0, 1.0)``.
@@ -205,8 +206,8 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
     mask = get("mask")
     if task == "inpaint" and mask not in MASK_KINDS:
         raise fail("mask", f"one of {MASK_KINDS} for an inpainting checkpoint", mask)
-    if task == "classify" and mask is not None:
-        raise fail("mask", "null for a classifier", mask)
+    if task != "inpaint" and mask is not None:
+        raise fail("mask", f"null for a {task} checkpoint", mask)
 
     arch = get("arch")
     if not isinstance(arch, dict) or set(arch) != {"class", "init"} or not isinstance(arch["class"], str):

@@ -98,7 +98,9 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
 EXPORTED_MODELS = {
     "generator_arch": (("generator_ema.", "ema"), ("generator.", "raw")),
     "classifier_arch": (("classifier.", "raw"),),
+    "translator_arch": (("photo_to_monet.", "raw"),),
 }
+EXPORTED_TASKS = {"generator_arch": "inpaint", "classifier_arch": "classify", "translator_arch": "stylize"}
 
 
 def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -108,9 +110,9 @@ def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor]
     ``generator_ema.`` (preferred, the EMA copy) or ``generator.``; the prefix is stripped.
 
     Returns:
-        (state_dict, info): info is ``ckpt["inpaintlab"]`` (``generator_arch`` or ``classifier_arch``,
-        ``image_size``, ``mask_kind``, ``style``) plus ``"arch"`` (the exported model's architecture) and
-        ``"weights": "ema" | "raw"``.
+        (state_dict, info): info is ``ckpt["inpaintlab"]`` (``generator_arch``, ``classifier_arch`` or
+        ``translator_arch``, ``image_size``, ``mask_kind``, ``style``) plus ``"arch"`` (the exported model's
+        architecture), ``"weights": "ema" | "raw"`` and ``"task"`` (the registry task of that model).
     """
     path = Path(path)
     if not path.is_file():
@@ -131,7 +133,8 @@ def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor]
     arch_key = next((key for key in EXPORTED_MODELS if isinstance(info, dict) and key in info), None)
     if arch_key is None:
         raise ValueError(
-            f"{path} has no ckpt['inpaintlab']['generator_arch'] (or 'classifier_arch'); it was not written "
+            f"{path} has no ckpt['inpaintlab']['generator_arch'] (or 'classifier_arch', 'translator_arch'); "
+            "it was not written "
             "by inpaintlab's training modules, so the model architecture is unknown"
         )
     _check_arch(info[arch_key], f"{path}: ckpt['inpaintlab'][{arch_key!r}]")
@@ -139,7 +142,8 @@ def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor]
     for prefix, kind in EXPORTED_MODELS[arch_key]:
         weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if weights:
-            return weights, {**info, "arch": info[arch_key], "weights": kind}
+            task = EXPORTED_TASKS[arch_key]
+            return weights, {**info, "arch": info[arch_key], "weights": kind, "task": task}
     expected = " or ".join(repr(prefix) for prefix, _ in EXPORTED_MODELS[arch_key])
     raise ValueError(f"{path}: state_dict has no {expected} keys; found e.g. {list(state)[:3]}")
 
