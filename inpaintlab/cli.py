@@ -139,17 +139,17 @@ class InpaintLightningCLI(LightningCLI):
         )
 
     def before_instantiate_classes(self) -> None:
-        """Resolve ``checkpoint.monitor: auto``: for ``InpaintGAN`` val/fid (min) with FID on, else
-        val/psnr_hole (max); for other models no monitor (the last epoch's checkpoint is "best")."""
+        """Resolve ``checkpoint.monitor: auto`` through the model class's ``checkpoint_monitor(init_args)``
+        (``InpaintGAN``: val/fid with FID on, else val/psnr_hole; ``CycleGAN``: val/fid, else val/cycle_l1);
+        a model without one gets no monitor (the last epoch's checkpoint is "best")."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         if config.get("checkpoint") is None or config.checkpoint.monitor != AUTO_MONITOR:
             return
         model_class = _class_from_path(config.model.get("class_path"))
-        if isinstance(model_class, type) and issubclass(model_class, InpaintGAN):
+        resolve = getattr(model_class, "checkpoint_monitor", None)
+        if callable(resolve):
             init_args = config.model.get("init_args") or {}
-            fid_every = init_args.get("fid_every_n_epochs", 1) if hasattr(init_args, "get") else 1
-            config.checkpoint.monitor = "val/fid" if fid_every else "val/psnr_hole"
-            config.checkpoint.mode = "min" if fid_every else "max"
+            config.checkpoint.monitor, config.checkpoint.mode = resolve(init_args if hasattr(init_args, "get") else {})
         else:
             config.checkpoint.monitor = None
 

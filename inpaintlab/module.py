@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 ModelSpec = str | dict[str, Any]
 
 
-def _build(spec: ModelSpec, create, what: str) -> nn.Module:
+def build_from_spec(spec: ModelSpec, create, what: str) -> nn.Module:
+    """A model from a preset name (through ``create``) or a ``{"class", "init"}`` dict."""
     if isinstance(spec, str):
         return create(spec)
     if isinstance(spec, dict) and "class" in spec:
@@ -160,8 +161,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         self.hparams["losses"] = dataclasses.asdict(self.loss_weights)
         self.automatic_optimization = False
 
-        self.generator = _build(generator, create_generator, "generator")
-        self.discriminator = _build(discriminator, create_discriminator, "discriminator")
+        self.generator = build_from_spec(generator, create_generator, "generator")
+        self.discriminator = build_from_spec(discriminator, create_discriminator, "discriminator")
         self.generator_ema = create_ema(self.generator) if ema_decay is not None else None
         self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
         self.feature_losses = FeatureLosses(self.loss_weights, feature_network)
@@ -177,6 +178,11 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         self._weights_restored = False
         self._compiled = False
         self._init_validation_state()
+
+    @staticmethod
+    def checkpoint_monitor(init_args: dict[str, Any]) -> tuple[str, str]:
+        """What ``checkpoint.monitor: auto`` resolves to: val/fid (min) with FID on, else val/psnr_hole (max)."""
+        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else ("val/psnr_hole", "max")
 
     # ------------------------------------------------------------------ properties
     @property
@@ -362,24 +368,10 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             "metrics": dict(self.last_val_metrics),
             "recipe": dict(self.recipe),
         })  # fmt: skip
-        checkpoint["inpaintlab_training"] = {
-            "generator_steps": self.generator_steps,
-            "discriminator_steps": self.discriminator_steps,
-            "augment_calls": self.augment_calls,
-            "guard": self.guard.state_dict(),
-            "last_fid": self.last_fid,
-        }
-        # torch.load(weights_only=True) must read every checkpoint: no pickled custom objects anywhere.
-        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
-            if key in checkpoint:
-                checkpoint[key] = plain_data(checkpoint[key])
+        checkpoint["inpaintlab_training"] = self.training_counters()
+        self.plain_hyperparameters(checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("inpaintlab_training", {})
-        self.generator_steps = int(state.get("generator_steps", 0))
-        self.discriminator_steps = int(state.get("discriminator_steps", 0))
-        self.augment_calls = int(state.get("augment_calls", 0))
-        self.guard.load_state_dict(state.get("guard", {}))
-        self.last_fid = state.get("last_fid")
+        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
         self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
         self._weights_restored = True

@@ -1,9 +1,9 @@
 """Manual-optimisation steps shared by the GAN LightningModules (``InpaintGAN``, ``CycleGAN``).
 
 A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that has ``self.guard`` (a
-:class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``, ``self.augment_calls``
-and the hyper-parameters ``augment_seed``, ``gradient_clip_val`` (and optionally
-``accumulate_grad_batches``).
+:class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``,
+``self.discriminator_steps``, ``self.augment_calls``, ``self.last_fid`` and the hyper-parameters
+``augment_seed``, ``gradient_clip_val`` (and optionally ``accumulate_grad_batches``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from inpaintlab.data.seeding import mix_seed
+from inpaintlab.training.validation import plain_data
 
 
 class ManualStepMixin:
@@ -50,3 +51,30 @@ class ManualStepMixin:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return True
+
+    # ------------------------------------------------------------------ checkpoints
+    def training_counters(self) -> dict:
+        """Step counters, DiffAugment draw count, guard and last FID: what a resume needs besides weights."""
+        return {
+            "generator_steps": self.generator_steps,
+            "discriminator_steps": self.discriminator_steps,
+            "augment_calls": self.augment_calls,
+            "guard": self.guard.state_dict(),
+            "last_fid": self.last_fid,
+        }
+
+    def load_training_counters(self, state: dict) -> None:
+        """Restore what :meth:`training_counters` saved (missing keys: a fresh run's values)."""
+        self.generator_steps = int(state.get("generator_steps", 0))
+        self.discriminator_steps = int(state.get("discriminator_steps", 0))
+        self.augment_calls = int(state.get("augment_calls", 0))
+        self.guard.load_state_dict(state.get("guard", {}))
+        self.last_fid = state.get("last_fid")
+
+    @staticmethod
+    def plain_hyperparameters(checkpoint: dict) -> None:
+        """Make the saved hyper-parameters plain data: ``torch.load(weights_only=True)`` must read every
+        checkpoint, so no pickled custom objects anywhere."""
+        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
+            if key in checkpoint:
+                checkpoint[key] = plain_data(checkpoint[key])

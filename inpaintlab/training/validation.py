@@ -51,6 +51,26 @@ def plain_data(obj: Any) -> Any:
     return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "repr": repr(obj)[:500]}
 
 
+def create_fid_metric(hparams: Any, extractor: torch.nn.Module | None, trainer: Any):
+    """The epoch FID metric of a GAN module from its ``fid_weights_path``, ``kid`` and ``fid_cache_dir``
+    hyper-parameters (``extractor`` replaces Inception). With a cache folder and full validation, the
+    real statistics are cached under a fingerprint of the data module's ``val_files`` and image size."""
+    from inpaintlab.metrics.fid import FIDMetric, real_set_fingerprint
+
+    fid = FIDMetric(
+        extractor,
+        weights_path=hparams.fid_weights_path if extractor is None else None,
+        kid=hparams.kid,
+        cache_dir=hparams.fid_cache_dir,
+    )
+    datamodule = getattr(trainer, "datamodule", None)
+    files = getattr(datamodule, "val_files", None)
+    if hparams.fid_cache_dir and files and trainer.limit_val_batches == 1.0:
+        size = getattr(datamodule, "image_size", None)
+        fid.real_fingerprint = real_set_fingerprint(files, size, fid.extractor_id)
+    return fid
+
+
 class ValidationMixin:
     """Evaluation hooks of ``InpaintGAN``; expects ``inference_generator``, ``val_metrics``, ``fid``,
     ``loss_weights`` and the hyper-parameters of that class."""
@@ -77,23 +97,8 @@ class ValidationMixin:
 
     # ---------------------------------------------------------------- set-up
     def _setup_validation(self) -> None:
-        if not self.fid_enabled or self.fid is not None:
-            return
-        from inpaintlab.metrics.fid import FIDMetric, real_set_fingerprint
-
-        hp = self.hparams
-        extractor = self._fid_feature_extractor
-        self.fid = FIDMetric(
-            extractor,
-            weights_path=hp.fid_weights_path if extractor is None else None,
-            kid=hp.kid,
-            cache_dir=hp.fid_cache_dir,
-        )
-        datamodule = getattr(self.trainer, "datamodule", None)
-        files = getattr(datamodule, "val_files", None)
-        if hp.fid_cache_dir and files and self.trainer.limit_val_batches == 1.0:
-            size = getattr(datamodule, "image_size", None)
-            self.fid.real_fingerprint = real_set_fingerprint(files, size, self.fid.extractor_id)
+        if self.fid_enabled and self.fid is None:
+            self.fid = create_fid_metric(self.hparams, self._fid_feature_extractor, self.trainer)
 
     def checkpoint_image_size(self) -> int | None:
         """The training resolution recorded for the hub: the data module's, else that of the training
