@@ -5,7 +5,7 @@
     inpaintlab validate -c examples/configs/photo-center.yaml \
         --ckpt_path runs/photo-center/checkpoints/best.ckpt
     inpaintlab fit -c examples/configs/smoke.yaml --print_config   # the full, resolved config
-    inpaintlab models | download | export | inpaint ...            # the hub (inpaintlab.hub_cli)
+    inpaintlab models | download | export | inpaint | stylize ...  # the hub (inpaintlab.hub_cli)
 
 ``fit | validate | test | predict`` go to :class:`InpaintLightningCLI` (model: ``InpaintGAN`` or a
 subclass, data: ``InpaintDataModule`` or a subclass, both configurable with ``class_path``). On top of
@@ -38,13 +38,13 @@ log = logging.getLogger(__name__)
 _JSONARGPARSE_VERSION = tuple(int(p) for p in version("jsonargparse").split(".")[:2] if p.isdigit())
 
 TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
-HUB_COMMANDS = ("models", "download", "export", "inpaint")
+HUB_COMMANDS = ("models", "download", "export", "inpaint", "stylize")
 AUTO_MONITOR = "auto"
 CONFIG_FILENAME = "config.yaml"
 
 DESCRIPTION = (
     "inpaintlab: GAN image inpainting. Training: fit | validate | test | predict (LightningCLI; "
-    "`inpaintlab fit --help`). Pretrained models: models | download | export | inpaint "
+    "`inpaintlab fit --help`). Pretrained models: models | download | export | inpaint | stylize "
     "(`inpaintlab models --help`)."
 )
 

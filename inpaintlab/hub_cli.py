@@ -50,6 +50,13 @@ def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
     inpaint.add_argument("--output", required=True, type=Path, help="output picture or folder")
     inpaint.add_argument("--dilate", type=int, default=0, help="grow the hole by N pixels")
     inpaint.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+
+    stylize = sub.add_parser("stylize", help="turn photos into Monet-style pictures (a picture or a folder)")
+    stylize.add_argument("--model", default="photo2monet", help="registry name or .safetensors/.ckpt file")
+    stylize.add_argument("--image", required=True, type=Path, help="picture or folder")
+    stylize.add_argument("--output", required=True, type=Path, help="output picture or folder")
+    stylize.add_argument("--limit", type=int, default=None, help="at most this many pictures of a folder")
+    stylize.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     return parser
 
 
@@ -59,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit_:  # argparse exits on --help and usage errors; hand back its status instead
         return int(exit_.code or 0)
-    handler = {"models": cmd_models, "download": cmd_download, "export": cmd_export, "inpaint": cmd_inpaint}
+    handler = {
+        "models": cmd_models, "download": cmd_download, "export": cmd_export, "inpaint": cmd_inpaint,
+        "stylize": cmd_stylize,
+    }  # fmt: skip
     try:
         return handler[args.command](args)
     except KeyError as err:  # unknown names: the message lists the known ones
@@ -142,6 +152,38 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             print(f"{out_path} ({inpainter.name})")
     if len(pairs) > 1:
         print(f"wrote {len(pairs)} pictures to {args.output} ({inpainter.name})")
+    return 0
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    """Stylize one picture or a folder (e.g. photos to add to a Monet training set through
+    ``InpaintDataModule(extra_train_dirs=[...])``). Outputs are PNG; an existing output is replaced."""
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    from inpaintlab.api import Stylizer, load
+
+    if not args.image.exists():
+        raise FileNotFoundError(f"--image {args.image} does not exist")
+    if args.image.is_file():
+        output = args.output / f"{args.image.stem}.png" if args.output.is_dir() else args.output
+        jobs = [(args.image, output)]
+    else:
+        if args.output.exists() and not args.output.is_dir():
+            raise ValueError(f"--image {args.image} is a folder, so --output must be a folder, got the file {args.output}")
+        images = sorted(p for p in args.image.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[: args.limit]
+        if not images:
+            raise ValueError(f"no pictures ({', '.join(IMAGE_SUFFIXES)}) in {args.image}")
+        jobs = [(p, args.output / f"{p.stem}.png") for p in images]
+    stylizer = load(args.model, device=args.device)
+    if not isinstance(stylizer, Stylizer):
+        raise ValueError(f"--model {args.model} is an inpainter, not a style translator such as photo2monet")
+    for image_path, out_path in tqdm(jobs, desc="stylize", unit="img", file=sys.stderr, disable=len(jobs) < 2):
+        with Image.open(image_path) as image:
+            result = stylizer(image.convert("RGB") if image.mode not in ("RGB", "RGBA", "L", "LA") else image)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        result.save(out_path)
+    print(f"wrote {len(jobs)} picture(s) to {args.output} ({stylizer.name})")
     return 0
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 from inpaintlab._checks import composite
@@ -202,15 +201,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
+        self.allow_separate_backwards()
         strategy = self.trainer.strategy
-        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get(
-            "find_unused_parameters", False
-        ):
-            # Each backward touches only G's or only D's parameters: DDP must not wait for the others.
-            strategy._ddp_kwargs["find_unused_parameters"] = True
-            log.info(
-                "InpaintGAN: DDP find_unused_parameters=True (G and D are updated by separate backwards)"
-            )
         has_batchnorm = any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.discriminator.modules()
         )

@@ -168,6 +168,9 @@ def test_shipped_registry_is_a_symlink_with_schema_comment_and_verified_files(mo
         if entry.task == "inpaint":
             out = load(name, device="cpu")(image, mask)
             assert out.shape == image.shape and torch.equal(out[mask.expand_as(out) == 0], image[mask.expand_as(image) == 0])
+        elif entry.task == "stylize":
+            out = load(name, device="cpu")(image)
+            assert out.shape == image.shape and 0 <= out.min() and out.max() <= 1
 
 
 def test_registry_env_var_points_to_another_file(tmp_path, monkeypatch):

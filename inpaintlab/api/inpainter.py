@@ -18,10 +18,12 @@ import torch
 from torch import Tensor, nn
 
 from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
+from inpaintlab.api.stylizer import Stylizer
 from inpaintlab.api.tiling import Window, dilate_hole, plan_windows, window_input, window_values
 from inpaintlab.hub import cache, registry, weights
 from inpaintlab.hub.download import sha256_file
 from inpaintlab.hub.registry import CheckpointEntry
+from inpaintlab.models import TRANSLATORS
 
 DEFAULT_RESOLUTION = 256
 
@@ -246,7 +248,8 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device | None = No
             (architecture from its metadata, or from the registry entry with the same file name),
             a Lightning ``.ckpt`` from ``fit``, or ``"auto"`` (an :class:`~inpaintlab.api.auto.AutoInpainter`
             that routes each picture to ``{style}-{mask kind}``; pass ``classifier=`` until the
-            registry has a ``style-classifier``).
+            registry has a ``style-classifier``). A style translator (``"photo2monet"``, task ``stylize``)
+            gives a :class:`~inpaintlab.api.stylizer.Stylizer` instead: ``load("photo2monet")(img)``.
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
         **kwargs: passed to :class:`Inpainter` (``resolution``, ``batch_size``, ``context``, ...)
             or, for ``"auto"``, to :class:`~inpaintlab.api.auto.AutoInpainter`.
@@ -257,11 +260,14 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device | None = No
         return AutoInpainter.from_registry(device=device, **kwargs)
     device = resolve_device(device)
     model, entry, resolution = _load(name_or_path, device)
+    kwargs.setdefault("name", entry.name if entry else Path(name_or_path).stem)
+    if type(model).__name__ in TRANSLATORS:  # a photo -> Monet translator (task: stylize)
+        kwargs.setdefault("resolution", entry.resolution if entry else resolution)
+        return Stylizer(model, entry=entry, device=device, **kwargs)
     if entry is not None and entry.task != "inpaint":
         raise ValueError(
             f"{entry.name!r} is a {entry.task} checkpoint, not an inpainter; use load_model() for it"
         )
-    kwargs.setdefault("name", entry.name if entry else Path(name_or_path).stem)
     if resolution and getattr(model, "native_resolution", None) is None:
         kwargs.setdefault("resolution", resolution)
     return Inpainter(model, entry=entry, device=device, **kwargs)

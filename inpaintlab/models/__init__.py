@@ -2,7 +2,7 @@
 
 Names are resolved through explicit dicts (no registration at import time):
 
-* ``GENERATORS`` / ``DISCRIMINATORS``: class name -> class.
+* ``GENERATORS`` / ``DISCRIMINATORS`` / ``TRANSLATORS`` (CycleGAN): class name -> class.
 * ``GENERATOR_PRESETS`` / ``DISCRIMINATOR_PRESETS``: timm-style ``"arch.tag"`` -> ``(class name,
   kwargs)``. ``*.tiny`` presets are a few thousand parameters, for tests.
 
@@ -29,6 +29,7 @@ from inpaintlab.models.receptive_field import (
     receptive_field_2d,
 )
 from inpaintlab.models.timm_unet import TimmUNetGenerator
+from inpaintlab.models.translators import ResnetGenerator, UNetTranslator
 from inpaintlab.models.unet import UNetGenerator
 
 GENERATORS: dict[str, type[InpaintGenerator]] = {
@@ -38,6 +39,8 @@ GENERATORS: dict[str, type[InpaintGenerator]] = {
 }
 
 CLASSIFIERS: dict[str, type[nn.Module]] = {"StyleClassifier": StyleClassifier}
+
+TRANSLATORS: dict[str, type[nn.Module]] = {"ResnetGenerator": ResnetGenerator, "UNetTranslator": UNetTranslator}
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     "PatchDiscriminator": PatchDiscriminator,
@@ -59,6 +62,15 @@ GENERATOR_PRESETS: dict[str, tuple[str, dict]] = {
     ),
     # random init; pass pretrained=True for timm's ImageNet weights (downloads them)
     "timm_unet.resnet18": ("TimmUNetGenerator", {"backbone": "resnet18"}),
+}
+
+TRANSLATOR_PRESETS: dict[str, tuple[str, dict]] = {
+    "resnet.tiny": ("ResnetGenerator", {"base_channels": 4, "n_blocks": 1}),
+    "resnet.small": ("ResnetGenerator", {"base_channels": 32, "n_blocks": 6}),  # 2.0M, CPU recipes
+    "resnet9.base": ("ResnetGenerator", {}),  # CycleGAN's 256 px generator, 11.4M parameters
+    "resnet6.base": ("ResnetGenerator", {"n_blocks": 6}),  # CycleGAN's 128 px generator
+    "unet_translator.tiny": ("UNetTranslator", {"base_channels": 4, "depth": 3, "max_channels": 8}),
+    "unet_translator.base": ("UNetTranslator", {}),
 }
 
 DISCRIMINATOR_PRESETS: dict[str, tuple[str, dict]] = {
@@ -121,6 +133,12 @@ def create_discriminator(name: str, **overrides) -> nn.Module:
     return _create(name, DISCRIMINATORS, DISCRIMINATOR_PRESETS, "discriminator", overrides)
 
 
+def create_translator(name: str, **overrides) -> nn.Module:
+    """An image-to-image generator (CycleGAN) from a preset name (``TRANSLATOR_PRESETS``) or a class
+    name (``TRANSLATORS``); ``overrides`` replace the preset's keyword arguments."""
+    return _create(name, TRANSLATORS, TRANSLATOR_PRESETS, "translator", overrides)
+
+
 def build_model(arch: dict) -> nn.Module:
     """Rebuild a model from ``{"class": class name, "init": init_args}`` (what the hub stores).
 
@@ -136,7 +154,7 @@ def build_model(arch: dict) -> nn.Module:
     init = arch.get("init") or {}
     if not isinstance(init, dict):
         raise ValueError(f"arch['init'] must be a dict of constructor arguments, got {type(init).__name__}")
-    classes = {**GENERATORS, **DISCRIMINATORS, **CLASSIFIERS}
+    classes = {**GENERATORS, **DISCRIMINATORS, **CLASSIFIERS, **TRANSLATORS}
     if name not in classes:
         raise KeyError(f"unknown model class {name!r}; valid classes: {sorted(classes)}")
     return classes[name](**init)
@@ -144,6 +162,11 @@ def build_model(arch: dict) -> nn.Module:
 
 __all__ = [
     "PyramidFill",
+    "ResnetGenerator",
+    "TRANSLATORS",
+    "TRANSLATOR_PRESETS",
+    "UNetTranslator",
+    "create_translator",
     "pyramid_fill",
     "CLASSIFIERS",
     "DISCRIMINATORS",

@@ -8,15 +8,29 @@ A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that ha
 
 from __future__ import annotations
 
+import logging
+
 import torch
+from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor
 
 from inpaintlab.data.seeding import mix_seed
 from inpaintlab.training.validation import plain_data
 
 
+log = logging.getLogger(__name__)
+
+
 class ManualStepMixin:
     """Seeded DiffAugment draws, a DDP-consistent non-finite check, and backward + clip + step."""
+
+    def allow_separate_backwards(self) -> None:
+        """Call from ``setup``: under DDP, let each backward touch only some parameters (G's or D's)."""
+        strategy = self.trainer.strategy
+        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters", False):
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+            log.info("%s: DDP find_unused_parameters=True (generators and discriminators are updated by "
+                     "separate backwards)", type(self).__name__)  # fmt: skip
 
     def _augment_generator(self) -> torch.Generator:
         """A CPU generator seeded from (seed, rank, call count): reproducible, and exact after a resume."""

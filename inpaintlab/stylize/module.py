@@ -1,0 +1,256 @@
+"""``CycleGAN``: photo -> Monet style transfer (Zhu et al. 2017) in the package's training system.
+
+One training step (manual optimisation, one optimizer for both generators, one for both discriminators)::
+
+    fake_monet = G_pm(photo); fake_photo = G_mp(monet)
+    G update on  adv(D_m(aug(fake_monet))) + adv(D_p(aug(fake_photo)))
+                 + cycle_weight * (|G_mp(fake_monet) - photo| + |G_pm(fake_photo) - monet|)
+                 + identity_weight * cycle_weight * (|G_pm(monet) - monet| + |G_mp(photo) - photo|)
+    D update on  0.5 * (adv_D(D_m(aug(monet)), D_m(aug(fake_monet))) + adv_D(D_p(aug(photo)), D_p(aug(fake_photo))))
+
+with the package's discriminators, adversarial losses (least squares by default), DiffAugment (same
+parameters for the real and fake batch of a discriminator) and non-finite guard. Validation: FID of the
+stylized val photos against the Monet val paintings every ``fid_every_n_epochs`` (torch-fidelity, cached
+real statistics, DDP-correct), the cycle-consistency L1 of both domains, and an image grid
+(photo / stylized / reconstructed). ``best.ckpt`` is the best FID (the cycle L1 when FID is off).
+``inpaintlab export best.ckpt --name photo2monet`` exports ``G_pm`` for ``load("photo2monet")``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from inpaintlab.augment import DiffAugment
+from inpaintlab.losses import discriminator_loss, generator_loss
+from inpaintlab.models import create_discriminator, create_translator
+from inpaintlab.module import ModelSpec, build_from_spec
+from inpaintlab.training import NonFiniteGuard, log_image_grid
+from inpaintlab.training.manual_step import ManualStepMixin
+from inpaintlab.training.validation import create_fid_metric, plain_data
+
+
+class CycleGAN(ManualStepMixin, L.LightningModule):
+    """CycleGAN between photos (domain ``photo``) and Monet paintings (domain ``monet``).
+
+    Args:
+        generator: translator preset (``inpaintlab.models.create_translator``, e.g. ``"resnet9.base"``,
+            ``"unet_translator.base"``) or ``{"class", "init"}`` dict; used for both directions.
+        discriminator: discriminator preset (``"patch.70"`` is CycleGAN's) or dict; used for both domains.
+        lr, d_lr: Adam learning rates of the generators and the discriminators (``d_lr`` defaults to ``lr``).
+        betas: Adam betas of both optimizers (CycleGAN: 0.5, 0.999).
+        cycle_weight: weight of the cycle-consistency L1 loss (lambda = 10).
+        identity_weight: identity loss weight relative to ``cycle_weight`` (0.5; 0 disables it).
+        adversarial_kind: ``"lsgan"`` (CycleGAN), ``"vanilla"`` or ``"hinge"``.
+        decay_start_epoch: from this epoch on, both learning rates decay linearly to 0 at ``max_epochs``
+            (CycleGAN: half of the epochs); None keeps them constant.
+        gradient_clip_val: clip each optimizer's gradient norm (None: no clipping).
+        diff_augment, diff_augment_p: DiffAugment policy and probability for the discriminators' inputs.
+        max_nonfinite_steps: skipped non-finite updates tolerated before training stops with an error.
+        fid_every_n_epochs: FID of stylized val photos vs Monet val paintings every N epochs (0: never).
+        fid_weights_path, fid_cache_dir, fid_feature_extractor, kid: as in ``InpaintGAN``.
+        num_grid_images: columns of the validation grid (0: none).
+        augment_seed: seed of DiffAugment's draws.
+    """
+
+    def __init__(
+        self,
+        generator: ModelSpec = "resnet.tiny",
+        discriminator: ModelSpec = "patch.tiny",
+        lr: float = 2e-4,
+        d_lr: float | None = None,
+        betas: tuple[float, float] = (0.5, 0.999),
+        cycle_weight: float = 10.0,
+        identity_weight: float = 0.5,
+        adversarial_kind: str = "lsgan",
+        decay_start_epoch: int | None = None,
+        gradient_clip_val: float | None = None,
+        diff_augment: str | None = None,
+        diff_augment_p: float = 1.0,
+        max_nonfinite_steps: int = 10,
+        fid_every_n_epochs: int = 1,
+        fid_weights_path: str | None = None,
+        fid_cache_dir: str | None = None,
+        fid_feature_extractor: nn.Module | None = None,
+        kid: bool = False,
+        num_grid_images: int = 4,
+        augment_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        for name, value in (("cycle_weight", cycle_weight), ("identity_weight", identity_weight)):
+            if not float(value) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        for name, value in (("fid_every_n_epochs", fid_every_n_epochs), ("num_grid_images", num_grid_images)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        generator_loss(torch.zeros(1), kind=adversarial_kind)  # raises ValueError naming the valid kinds
+        self.save_hyperparameters(ignore=["fid_feature_extractor"])
+        self.automatic_optimization = False
+        self.photo_to_monet = build_from_spec(generator, create_translator, "generator")
+        self.monet_to_photo = build_from_spec(generator, create_translator, "generator")
+        self.d_monet = build_from_spec(discriminator, create_discriminator, "discriminator")
+        self.d_photo = build_from_spec(discriminator, create_discriminator, "discriminator")
+        self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
+        self.guard = NonFiniteGuard(max_nonfinite_steps)
+        self._fid_feature_extractor = fid_feature_extractor
+        self.fid = None
+        self.val_cycle_l1 = MeanMetric()
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+        self.augment_calls = 0
+        self.last_fid: float | None = None
+        self.last_val_metrics: dict[str, float] = {}
+        self.recipe: dict[str, str] = {}
+        self._grid: tuple[Tensor, Tensor, Tensor] | None = None
+        self._fid_epoch = False
+
+    # ------------------------------------------------------------------ set-up
+    @staticmethod
+    def checkpoint_monitor(init_args: dict[str, Any]) -> tuple[str, str]:
+        """The metric ``checkpoint.monitor: auto`` resolves to: val/fid with FID on, else val/cycle_l1."""
+        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else ("val/cycle_l1", "min")
+
+    def setup(self, stage: str) -> None:
+        self.allow_separate_backwards()
+        if self.hparams.fid_every_n_epochs and self.fid is None:
+            self.fid = create_fid_metric(self.hparams, self._fid_feature_extractor, self.trainer)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        generators = [*self.photo_to_monet.parameters(), *self.monet_to_photo.parameters()]
+        discriminators = [*self.d_monet.parameters(), *self.d_photo.parameters()]
+        opt_g = torch.optim.Adam(generators, lr=hp.lr, betas=tuple(hp.betas))
+        opt_d = torch.optim.Adam(discriminators, lr=hp.d_lr or hp.lr, betas=tuple(hp.betas))
+        if hp.decay_start_epoch is None:
+            return [opt_g, opt_d]
+        start, total = hp.decay_start_epoch, max(self.trainer.max_epochs or 1, hp.decay_start_epoch + 1)
+
+        def factor(epoch: int) -> float:  # CycleGAN's linear decay to zero
+            return 1.0 - max(0, epoch - start) / (total - start)
+
+        return [opt_g, opt_d], [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (opt_g, opt_d)]
+
+    # ------------------------------------------------------------------ training
+    def _augmented(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        if self.augment is None:
+            return real, fake
+        return self.augment(real, fake, generator=self._augment_generator())
+
+    def _adversarial_d(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        real_in, fake_in = self._augmented(real, fake.detach())
+        return discriminator_loss(discriminator(real_in), discriminator(fake_in), kind=self.hparams.adversarial_kind)
+
+    def _adversarial_g(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        _, fake_in = self._augmented(real, fake)
+        return generator_loss(discriminator(fake_in), kind=self.hparams.adversarial_kind)
+
+    def generator_losses(self, photo: Tensor, monet: Tensor, fake_monet: Tensor, fake_photo: Tensor) -> dict[str, Tensor]:
+        """Weighted loss terms of both generators; ``"total"`` is their sum."""
+        hp = self.hparams
+        terms = {
+            "adv": self._adversarial_g(self.d_monet, monet, fake_monet) + self._adversarial_g(self.d_photo, photo, fake_photo),
+            "cycle": hp.cycle_weight * (
+                (self.monet_to_photo(fake_monet) - photo).abs().mean() + (self.photo_to_monet(fake_photo) - monet).abs().mean()
+            ),
+        }
+        if hp.identity_weight > 0:
+            identity = (self.photo_to_monet(monet) - monet).abs().mean() + (self.monet_to_photo(photo) - photo).abs().mean()
+            terms["identity"] = hp.identity_weight * hp.cycle_weight * identity
+        terms["total"] = torch.stack([t.float() for t in terms.values()]).sum()
+        return terms
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        photo, monet = batch["photo"], batch["monet"]
+        opt_g, opt_d = self.optimizers()
+        fake_monet, fake_photo = self.photo_to_monet(photo), self.monet_to_photo(monet)
+        with self.toggled_optimizer(opt_g):
+            terms = self.generator_losses(photo, monet, fake_monet, fake_photo)
+            if self._backward_and_step(opt_g, terms["total"], "generator"):
+                self.generator_steps += 1
+        with self.toggled_optimizer(opt_d):
+            d_loss = 0.5 * (
+                self._adversarial_d(self.d_monet, monet, fake_monet) + self._adversarial_d(self.d_photo, photo, fake_photo)
+            )
+            if self._backward_and_step(opt_d, d_loss, "discriminator"):
+                self.discriminator_steps += 1
+        n = photo.shape[0]
+        self.log("train/g_loss", terms.pop("total").detach(), prog_bar=True, batch_size=n)
+        self.log("train/d_loss", d_loss.detach(), prog_bar=True, batch_size=n)
+        self.log_dict({f"train/g_{k}": v.detach() for k, v in terms.items()}, batch_size=n)
+
+    def on_train_epoch_end(self) -> None:
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+            scheduler.step()
+
+    # ------------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        every = self.hparams.fid_every_n_epochs
+        fitting = self.trainer.state.fn == "fit"
+        last = self.current_epoch + 1 == self.trainer.max_epochs
+        self._fid_epoch = self.fid is not None and not self.trainer.sanity_checking and (
+            not fitting or (self.current_epoch + 1) % every == 0 or last
+        )
+        self._grid = None
+
+    def validation_step(self, batch: dict[str, Tensor | None], batch_idx: int) -> None:
+        photo, monet = batch.get("photo"), batch.get("monet")
+        if photo is not None:
+            stylized = self.photo_to_monet(photo)
+            restored = self.monet_to_photo(stylized)
+            self.val_cycle_l1.update((restored - photo).abs().mean(dim=(1, 2, 3)))
+            if self._fid_epoch:
+                self.fid.update(stylized, real=False)
+            if self._grid is None and self.hparams.num_grid_images:
+                k = self.hparams.num_grid_images
+                self._grid = (photo[:k], stylized[:k], restored[:k])
+        if monet is not None:
+            self.val_cycle_l1.update((self.photo_to_monet(self.monet_to_photo(monet)) - monet).abs().mean(dim=(1, 2, 3)))
+            if self._fid_epoch and self.fid.needs_real_images:
+                self.fid.update(monet, real=True)
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = {"cycle_l1": float(self.val_cycle_l1.compute())}
+        self.val_cycle_l1.reset()
+        if self._fid_epoch:
+            values = self.fid.compute()
+            self.fid.reset()
+            metrics.update({k: float(v) for k, v in values.items()})
+            self.last_fid = metrics["fid"]
+        if self.fid is not None:  # repeated in epochs without FID, so ModelCheckpoint can monitor it
+            metrics.setdefault("fid", self.last_fid if self.last_fid is not None else math.inf)
+        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=False)
+        if self.trainer.sanity_checking:
+            return
+        self.last_val_metrics = {f"val_{k}": v for k, v in metrics.items() if math.isfinite(v)}
+        if self._grid is not None:
+            from torchvision.utils import make_grid
+
+            tiles = torch.cat(self._grid).detach().float().cpu().clamp(0, 1)
+            grid = make_grid(tiles, nrow=self._grid[0].shape[0], padding=2, pad_value=1.0)
+            log_image_grid(self.trainer, grid, key="val/grid", caption=f"epoch {self.current_epoch}: photo / stylized / cycled")
+            self._grid = None
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        g = self.photo_to_monet
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        checkpoint["inpaintlab"] = plain_data({
+            "translator_arch": {"class": type(g).__name__, "init": dict(g.init_args)},
+            "image_size": getattr(datamodule, "image_size", None) or getattr(g, "native_resolution", None),
+            "mask_kind": None,
+            "style": "monet",
+            "metrics": dict(self.last_val_metrics),
+            "recipe": dict(self.recipe),
+        })  # fmt: skip
+        checkpoint["inpaintlab_training"] = self.training_counters()
+        self.plain_hyperparameters(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
+        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
