@@ -421,7 +421,9 @@ def test_auto_routes_each_picture_by_style_and_mask_kind():
     assert loaded == ["monet-center", "photo-blocks"]  # each checkpoint loaded once
 
 
-def test_auto_without_a_classifier_in_the_registry_says_what_to_do():
+def test_auto_without_a_classifier_in_the_registry_says_what_to_do(tmp_path, monkeypatch):
+    (tmp_path / "empty.yaml").write_text("checkpoints: {}\n")
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(tmp_path / "empty.yaml"))
     with pytest.raises(KeyError, match="style-classifier.*pass classifier="):
         load("auto", device="cpu")
     auto = load(
