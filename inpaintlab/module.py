@@ -44,7 +44,7 @@ from inpaintlab.training import (
 )
 from inpaintlab.training.feature_losses import FeatureLosses, reconstruction_loss
 from inpaintlab.training.manual_step import ManualStepMixin
-from inpaintlab.training.validation import ValidationMixin, plain_data
+from inpaintlab.training.validation import ValidationMixin
 
 log = logging.getLogger(__name__)
 
@@ -351,19 +351,11 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        g = self.generator
-        checkpoint["inpaintlab"] = plain_data({
-            "generator_arch": {"class": type(g).__name__, "init": dict(g.init_args)},
-            "image_size": self.checkpoint_image_size(),
-            "mask_kind": self.checkpoint_mask_kind(),
-            "style": self.hparams.style,
-            "metrics": dict(self.last_val_metrics),
-            "recipe": dict(self.recipe),
-        })  # fmt: skip
-        checkpoint["inpaintlab_training"] = self.training_counters()
-        self.plain_hyperparameters(checkpoint)
+        self.write_checkpoint_info(
+            checkpoint, "generator_arch", self.generator, image_size=self.checkpoint_image_size(),
+            mask_kind=self.checkpoint_mask_kind(), style=self.hparams.style,
+        )  # fmt: skip
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
-        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
+        self.read_checkpoint_info(checkpoint)
         self._weights_restored = True

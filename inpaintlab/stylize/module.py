@@ -32,7 +32,7 @@ from inpaintlab.models import create_discriminator, create_translator
 from inpaintlab.module import ModelSpec, build_from_spec
 from inpaintlab.training import NonFiniteGuard, log_image_grid
 from inpaintlab.training.manual_step import ManualStepMixin
-from inpaintlab.training.validation import create_fid_metric, plain_data
+from inpaintlab.training.validation import create_fid_metric
 
 
 class CycleGAN(ManualStepMixin, L.LightningModule):
@@ -240,17 +240,8 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         g = self.photo_to_monet
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        checkpoint["inpaintlab"] = plain_data({
-            "translator_arch": {"class": type(g).__name__, "init": dict(g.init_args)},
-            "image_size": getattr(datamodule, "image_size", None) or getattr(g, "native_resolution", None),
-            "mask_kind": None,
-            "style": "monet",
-            "metrics": dict(self.last_val_metrics),
-            "recipe": dict(self.recipe),
-        })  # fmt: skip
-        checkpoint["inpaintlab_training"] = self.training_counters()
-        self.plain_hyperparameters(checkpoint)
+        size = getattr(datamodule, "image_size", None) or getattr(g, "native_resolution", None)
+        self.write_checkpoint_info(checkpoint, "translator_arch", g, image_size=size, mask_kind=None, style="monet")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
-        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
+        self.read_checkpoint_info(checkpoint)

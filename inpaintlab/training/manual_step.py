@@ -2,7 +2,8 @@
 
 A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that has ``self.guard`` (a
 :class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``,
-``self.discriminator_steps``, ``self.augment_calls``, ``self.last_fid`` and the hyper-parameters
+``self.discriminator_steps``, ``self.augment_calls``, ``self.last_fid``, ``self.last_val_metrics``,
+``self.recipe`` and the hyper-parameters
 ``augment_seed``, ``gradient_clip_val`` (and optionally ``accumulate_grad_batches``).
 """
 
@@ -12,7 +13,7 @@ import logging
 
 import torch
 from lightning.pytorch.strategies import DDPStrategy
-from torch import Tensor
+from torch import Tensor, nn
 
 from inpaintlab.data.seeding import mix_seed
 from inpaintlab.training.validation import plain_data
@@ -67,6 +68,27 @@ class ManualStepMixin:
         return True
 
     # ------------------------------------------------------------------ checkpoints
+    def write_checkpoint_info(self, checkpoint: dict, arch_key: str, model: nn.Module, **info) -> None:
+        """Fill ``checkpoint`` for the hub and for a resume: ``checkpoint["inpaintlab"]`` holds the exported
+        model's architecture under ``arch_key``, ``info`` (image size, mask kind, style), the last val
+        metrics and the recipe; ``checkpoint["inpaintlab_training"]`` the counters (:meth:`training_counters`).
+        Everything is plain data: ``torch.load(weights_only=True)`` reads every checkpoint."""
+        checkpoint["inpaintlab"] = plain_data({
+            arch_key: {"class": type(model).__name__, "init": dict(model.init_args)},
+            **info,
+            "metrics": dict(self.last_val_metrics),
+            "recipe": dict(self.recipe),
+        })  # fmt: skip
+        checkpoint["inpaintlab_training"] = self.training_counters()
+        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
+            if key in checkpoint:
+                checkpoint[key] = plain_data(checkpoint[key])
+
+    def read_checkpoint_info(self, checkpoint: dict) -> None:
+        """Restore the counters and last val metrics that :meth:`write_checkpoint_info` saved."""
+        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
+        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
+
     def training_counters(self) -> dict:
         """Step counters, DiffAugment draw count, guard and last FID: what a resume needs besides weights."""
         return {
@@ -84,11 +106,3 @@ class ManualStepMixin:
         self.augment_calls = int(state.get("augment_calls", 0))
         self.guard.load_state_dict(state.get("guard", {}))
         self.last_fid = state.get("last_fid")
-
-    @staticmethod
-    def plain_hyperparameters(checkpoint: dict) -> None:
-        """Make the saved hyper-parameters plain data: ``torch.load(weights_only=True)`` must read every
-        checkpoint, so no pickled custom objects anywhere."""
-        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
-            if key in checkpoint:
-                checkpoint[key] = plain_data(checkpoint[key])
