@@ -75,7 +75,7 @@ def test_print_config_shows_the_resolved_config(tmp_path, image_root, capsys):
     assert config["checkpoint"]["save_last"] is True
 
 
-@pytest.mark.parametrize("recipe", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+@pytest.mark.parametrize("recipe", sorted(str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob("*.yaml")))
 def test_every_recipe_parses(recipe, capsys):
     assert cli.main(["fit", "-c", str(CONFIGS / recipe), "--print_config"]) == 0
     config = yaml.safe_load(capsys.readouterr().out)
