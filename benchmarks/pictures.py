@@ -4,7 +4,9 @@ Same val images and fixed masks as ``benchmarks/quality.py`` (the first ``--coun
 
     python benchmarks/pictures.py --data ../shared/data --out benchmarks/results/pictures
 
-writes ``{style}-{kind}.png`` for every checkpoint of the registry that exists.
+writes ``{style}-{kind}.png`` for every checkpoint of the registry that exists. The default is the
+Monet paintings only (public domain, shown in the README); ``--styles photo monet`` adds the photos,
+which have no per-image licence: look at those grids locally, do not publish them.
 """
 
 from __future__ import annotations
@@ -46,12 +48,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=6, help="images per grid")
     parser.add_argument("--scale", type=int, default=2, help="nearest-neighbour zoom of each tile")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--styles", nargs="+", default=["monet"], choices=["photo", "monet"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pictures"))
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     available = set(registry.list_models())
     args.out.mkdir(parents=True, exist_ok=True)
-    for style in ("photo", "monet"):
+    for style in args.styles:
         files = list_image_files(args.data / style / "val", limit=args.count)
         images = decode_centre_squares(files, args.size)[1].float() / 255
         for kind in KINDS:
