@@ -38,3 +38,22 @@ def test_example_names_a_missing_model(tmp_path):
     )
     assert run.returncode != 0
     assert "no-such-model" in run.stderr
+
+
+def test_auto_routes_the_shipped_painting_to_the_monet_checkpoints(monkeypatch):
+    """The shipped style classifier calls the example painting Monet; mask_kind picks the kind."""
+    import torch
+
+    from inpaintlab import load
+    from inpaintlab.masks import MASK_SAMPLERS
+
+    monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
+    painting = Image.open(REPO / "examples" / "assets" / "monet.jpg").convert("RGB")
+    auto = load("auto", device="cpu")
+    for kind in ("center", "blocks", "region"):
+        mask = MASK_SAMPLERS[kind]()(1, (painting.height, painting.width), generator=torch.Generator().manual_seed(1))
+        hole = mask[0, 0].numpy() > 0.5
+        out = auto(painting, hole)
+        assert auto.name == f"monet-{kind}"
+        assert np.array_equal(np.array(out)[~hole], np.array(painting)[~hole])
+        assert not np.array_equal(np.array(out)[hole], np.array(painting)[hole])
