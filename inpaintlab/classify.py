@@ -17,13 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
-from inpaintlab.data.gpu_store import decode_centre_squares
-from inpaintlab.data.image_io import list_image_files
+from inpaintlab.data.gpu_store import decode_folder
 from inpaintlab.models.classifier import STYLES, StyleClassifier
-
-
-def _decode_folder(folder: str, size: int, limit: int | None) -> Tensor:
-    return decode_centre_squares(list_image_files(folder, limit=limit), size)[1]
 
 
 class StyleDataModule(L.LightningDataModule):
@@ -47,7 +42,7 @@ class StyleDataModule(L.LightningDataModule):
 
     def _load(self, photo_dir: str, monet_dir: str) -> TensorDataset:
         size, limit = self.hparams.image_size, self.hparams.limit_per_class
-        photos, paintings = _decode_folder(photo_dir, size, limit), _decode_folder(monet_dir, size, limit)
+        photos, paintings = decode_folder(photo_dir, size, limit), decode_folder(monet_dir, size, limit)
         labels = torch.cat([torch.zeros(len(photos)), torch.ones(len(paintings))]).long()
         return TensorDataset(torch.cat([photos, paintings]), labels)
 

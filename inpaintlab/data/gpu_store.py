@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from inpaintlab.data.image_io import decode_readable, pil_to_uint8, read_image
+from inpaintlab.data.image_io import decode_readable, list_image_files, pil_to_uint8, read_image
 from inpaintlab.data.seeding import fixed_val_mask, mix_seed
 from inpaintlab.data.transforms import (
     Augmentation,
@@ -51,6 +51,14 @@ def decode_centre_squares(
     if not squares:
         return readable, torch.zeros(0, 3, size, size, dtype=torch.uint8)
     return readable, torch.stack(squares)
+
+
+def decode_folder(folder: str | Path, size: int, limit: int | None = None) -> Tensor:
+    """Every readable image of ``folder`` (at most ``limit``) as a centre square: uint8 (N,3,size,size).
+
+    Raises ``FileNotFoundError`` naming the folder when it is missing or holds no image.
+    """
+    return decode_centre_squares(list_image_files(folder, limit=limit), size)[1]
 
 
 class IndexDataset(Dataset):

@@ -17,19 +17,11 @@ from lightning.pytorch.utilities import CombinedLoader
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from inpaintlab.data.gpu_store import decode_centre_squares
+from inpaintlab.data.gpu_store import decode_folder
 from inpaintlab.data.image_io import list_image_files
 from inpaintlab.data.seeding import EpochSeededSampler
 
 DOMAINS = ("photo", "monet")
-
-
-def decode_folder(folder: str, size: int, limit: int | None = None) -> Tensor:
-    """Every readable image of ``folder`` as a centre square: uint8 (N,3,size,size).
-
-    Raises ``FileNotFoundError`` naming the folder when it is missing or holds no image.
-    """
-    return decode_centre_squares(list_image_files(folder, limit=limit), size)[1]
 
 
 def random_crop_flip(image: Tensor, size: int, generator: torch.Generator | None = None) -> Tensor:
