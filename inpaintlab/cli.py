@@ -140,7 +140,7 @@ class InpaintLightningCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         """Resolve ``checkpoint.monitor: auto`` through the model class's ``checkpoint_monitor(init_args)``
-        (``InpaintGAN``: val/fid with FID on, else val/psnr_hole; ``CycleGAN``: val/fid, else val/cycle_l1);
+        (``InpaintGAN``: val/fid with FID on, else val/psnr_hole; ``CycleGAN``: val/fid, else none);
         a model without one gets no monitor (the last epoch's checkpoint is "best")."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         if config.get("checkpoint") is None or config.checkpoint.monitor != AUTO_MONITOR:

@@ -12,7 +12,7 @@ with the package's discriminators, adversarial losses (least squares by default)
 parameters for the real and fake batch of a discriminator) and non-finite guard. Validation: FID of the
 stylized val photos against the Monet val paintings every ``fid_every_n_epochs`` (torch-fidelity, cached
 real statistics, DDP-correct), the cycle-consistency L1 of both domains, and an image grid
-(photo / stylized / reconstructed). ``best.ckpt`` is the best FID (the cycle L1 when FID is off).
+(photo / stylized / reconstructed). ``best.ckpt`` is the best FID (the last epoch when FID is off).
 ``inpaintlab export best.ckpt --name photo2monet`` exports ``G_pm`` for ``load("photo2monet")``.
 """
 
@@ -111,9 +111,10 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     @staticmethod
-    def checkpoint_monitor(init_args: dict[str, Any]) -> tuple[str, str]:
-        """The metric ``checkpoint.monitor: auto`` resolves to: val/fid with FID on, else val/cycle_l1."""
-        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else ("val/cycle_l1", "min")
+    def checkpoint_monitor(init_args: dict[str, Any]) -> tuple[str | None, str]:
+        """What ``checkpoint.monitor: auto`` resolves to: val/fid with FID on, else no metric (``best.ckpt``
+        is the last epoch's). The cycle L1 is no selection criterion: an identity mapping minimises it."""
+        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else (None, "min")
 
     def setup(self, stage: str) -> None:
         self.allow_separate_backwards()
