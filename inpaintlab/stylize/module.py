@@ -32,7 +32,7 @@ from inpaintlab.models import create_discriminator, create_translator
 from inpaintlab.module import ModelSpec, build_from_spec
 from inpaintlab.training import NonFiniteGuard, log_image_grid
 from inpaintlab.training.manual_step import ManualStepMixin
-from inpaintlab.training.validation import create_fid_metric
+from inpaintlab.training.validation import create_fid_metric, fid_due
 
 
 class CycleGAN(ManualStepMixin, L.LightningModule):
@@ -191,12 +191,7 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
 
     # ------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:
-        every = self.hparams.fid_every_n_epochs
-        fitting = self.trainer.state.fn == "fit"
-        last = self.current_epoch + 1 == self.trainer.max_epochs
-        self._fid_epoch = self.fid is not None and not self.trainer.sanity_checking and (
-            not fitting or (self.current_epoch + 1) % every == 0 or last
-        )
+        self._fid_epoch = fid_due(self)
         self._grid = None
 
     def validation_step(self, batch: dict[str, Tensor | None], batch_idx: int) -> None:

@@ -71,6 +71,18 @@ def create_fid_metric(hparams: Any, extractor: torch.nn.Module | None, trainer: 
     return fid
 
 
+def fid_due(module: Any) -> bool:
+    """Whether a GAN module (``fid``, ``trainer``, ``hparams.fid_every_n_epochs``) computes FID in this
+    validation epoch. Same answer on every rank: every N-th epoch and the last one; always in validate/test;
+    never in the sanity check."""
+    if module.fid is None or module.trainer.sanity_checking:
+        return False
+    if module.trainer.state.fn != "fit":
+        return True
+    epoch, every = module.current_epoch + 1, module.hparams.fid_every_n_epochs
+    return epoch % every == 0 or epoch == module.trainer.max_epochs
+
+
 class ValidationMixin:
     """Evaluation hooks of ``InpaintGAN``; expects ``inference_generator``, ``val_metrics``, ``fid``,
     ``loss_weights`` and the hyper-parameters of that class."""
@@ -118,13 +130,7 @@ class ValidationMixin:
 
     # ---------------------------------------------------------------- steps
     def _fid_this_epoch(self) -> bool:
-        """Same answer on every rank: FID on every N-th epoch and the last one; always in validate/test."""
-        if self.fid is None or self.trainer.sanity_checking:
-            return False
-        if self.trainer.state.fn != "fit":
-            return True
-        epoch, every = self.current_epoch + 1, self.hparams.fid_every_n_epochs
-        return epoch % every == 0 or epoch == self.trainer.max_epochs
+        return fid_due(self)
 
     def on_validation_epoch_start(self) -> None:
         self._fid_epoch = self._fid_this_epoch()
