@@ -348,6 +348,12 @@ def test_repo_hub_folder_is_used_without_network_and_never_deleted(tmp_path, mon
     with pytest.raises(ChecksumError, match="git checkout -- hub/tiny-test.safetensors"):
         fetch(entry)
     assert shipped.exists()  # under version control: reported, not deleted
+    # a repository file of another size is another checkpoint under the same name (say, of a user's own
+    # registry): it is skipped, not reported as corrupt, and the entry comes from the cache or network
+    shipped.write_bytes(PAYLOAD + b"more")
+    with pytest.raises(OfflineError, match="not available offline"):
+        fetch(entry, offline=True)
+    assert local_file(entry) is None and shipped.exists()
 
 
 def test_real_repo_hub_dir_is_found_from_a_clone():

@@ -211,7 +211,9 @@ def test_inpaint_folder_with_missing_masks_lists_them(tmp_path, generator_file, 
     assert not (tmp_path / "out").exists()
 
 
-def test_inpaint_auto_without_classifier_and_missing_image_fail_cleanly(tmp_path, capsys):
+def test_inpaint_auto_without_classifier_and_missing_image_fail_cleanly(tmp_path, monkeypatch, capsys):
+    (tmp_path / "empty.yaml").write_text("checkpoints: {}\n")
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(tmp_path / "empty.yaml"))
     _, mask = _picture_and_mask(tmp_path, "in")
     Image.fromarray(mask).save(tmp_path / "mask.png")
     args = [
@@ -227,3 +229,18 @@ def test_inpaint_auto_without_classifier_and_missing_image_fail_cleanly(tmp_path
     args[1] = str(tmp_path / "nope.png")
     assert main(["inpaint", "--model", "auto", *args]) == 1
     assert "--image" in capsys.readouterr().err
+
+
+def test_inpaint_auto_with_the_shipped_checkpoints(tmp_path, capsys):
+    from pathlib import Path
+
+    painting = Path(__file__).resolve().parents[1] / "examples" / "assets" / "monet.jpg"
+    hole = np.zeros((256, 256), dtype=np.uint8)
+    hole[100:160, 90:150] = 255  # one central-ish square
+    Image.fromarray(hole).save(tmp_path / "mask.png")
+    out = tmp_path / "filled.png"
+    args = ["inpaint", "--model", "auto", "--image", str(painting), "--mask", str(tmp_path / "mask.png")]
+    assert main([*args, "--output", str(out), "--device", "cpu"]) == 0
+    assert "(monet-" in capsys.readouterr().out  # the style classifier calls the painting Monet
+    filled, original = np.array(Image.open(out)), np.array(Image.open(painting).convert("RGB"))
+    assert np.array_equal(filled[hole == 0], original[hole == 0])

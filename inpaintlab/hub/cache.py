@@ -133,6 +133,9 @@ def fetch(
                 "%s is a Git LFS pointer, not the weights (run `git lfs pull`); trying the cache/network",
                 shipped,
             )
+        elif shipped.stat().st_size != entry.bytes:
+            # another checkpoint under the same file name (e.g. an entry of $INPAINTLAB_REGISTRY): not ours
+            log.info("%s is another checkpoint than %r (size differs); trying the network", shipped, entry.name)
         else:
             verify_file(
                 shipped,
