@@ -23,7 +23,6 @@ from inpaintlab.api.tiling import Window, dilate_hole, plan_windows, window_inpu
 from inpaintlab.hub import cache, registry, weights
 from inpaintlab.hub.download import sha256_file
 from inpaintlab.hub.registry import CheckpointEntry
-from inpaintlab.models import TRANSLATORS
 
 DEFAULT_RESOLUTION = 256
 
@@ -258,6 +257,8 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device | None = No
         from inpaintlab.api.auto import AutoInpainter
 
         return AutoInpainter.from_registry(device=device, **kwargs)
+    from inpaintlab.models import TRANSLATORS  # already imported by _load, which builds the model
+
     device = resolve_device(device)
     model, entry, resolution = _load(name_or_path, device)
     kwargs.setdefault("name", entry.name if entry else Path(name_or_path).stem)
