@@ -24,7 +24,7 @@ class Stylizer:
         model: a module mapping (1,3,H,W) in [0,1] to (1,3,H,W) in [0,1].
         entry: its registry entry, if any.
         device: where the model runs.
-        resolution: shorter side the model sees (default: the entry's native resolution).
+        resolution: shorter side the model sees (``load`` passes the entry's native resolution).
         name: what :attr:`name` reports.
     """
 
@@ -41,7 +41,7 @@ class Stylizer:
         self.model = model.eval()
         self.entry = entry
         self.device = torch.device(device)
-        self.resolution = resolution if resolution is not None else (entry.resolution if entry else None)
+        self.resolution = resolution
         self.name = name or (entry.name if entry else type(model).__name__)
 
     @torch.inference_mode()
