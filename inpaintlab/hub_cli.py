@@ -169,12 +169,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         output = args.output / f"{args.image.stem}.png" if args.output.is_dir() else args.output
         jobs = [(args.image, output)]
     else:
-        if args.output.exists() and not args.output.is_dir():
-            raise ValueError(f"--image {args.image} is a folder, so --output must be a folder, got the file {args.output}")
-        images = sorted(p for p in args.image.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[: args.limit]
-        if not images:
-            raise ValueError(f"no pictures ({', '.join(IMAGE_SUFFIXES)}) in {args.image}")
-        jobs = [(p, args.output / f"{p.stem}.png") for p in images]
+        jobs = [(p, args.output / f"{p.stem}.png") for p in _folder_pictures(args.image, args.output)[: args.limit]]
     stylizer = load(args.model, device=args.device)
     if not isinstance(stylizer, Stylizer):
         raise ValueError(f"--model {args.model} is an inpainter, not a style translator such as photo2monet")
@@ -203,12 +198,8 @@ def _pairs(image: Path, mask: Path, output: Path) -> list[tuple[Path, Path, Path
         raise ValueError(
             f"--image {image} is a folder, so --mask must be a folder of masks with the same stems"
         )
-    if output.exists() and not output.is_dir():
-        raise ValueError(f"--image {image} is a folder, so --output must be a folder, got the file {output}")
-    images = sorted(p for p in image.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = _folder_pictures(image, output)
     masks = {p.stem: p for p in sorted(mask.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
-    if not images:
-        raise ValueError(f"no pictures ({', '.join(IMAGE_SUFFIXES)}) in {image}")
     missing = [p.name for p in images if p.stem not in masks]
     if missing:
         raise ValueError(
@@ -216,6 +207,16 @@ def _pairs(image: Path, mask: Path, output: Path) -> list[tuple[Path, Path, Path
             + ", ".join(missing)
         )
     return [(p, masks[p.stem], output / f"{p.stem}.png") for p in images]
+
+
+def _folder_pictures(folder: Path, output: Path) -> list[Path]:
+    """The pictures of the ``--image`` folder, sorted; ``--output`` must then be a folder too."""
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"--image {folder} is a folder, so --output must be a folder, got the file {output}")
+    pictures = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not pictures:
+        raise ValueError(f"no pictures ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return pictures
 
 
 def _size(nbytes: int) -> str:
