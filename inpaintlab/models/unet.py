@@ -17,7 +17,7 @@ from inpaintlab.models.layers import (
     pad_to_multiple,
     seeded,
 )
-from inpaintlab.models.prefill import pyramid_fill
+from inpaintlab.models.prefill import gated_correction, prefill_prior
 
 SKIP_MODES = ("concat", "learned", "fixed", "none")
 PREFILL_MODES = ("none", "pyramid")
@@ -178,7 +178,7 @@ class UNetGenerator(InpaintGenerator):
         h, w = x.shape[-2:]
         prior = None
         if self.prefill == "pyramid":
-            prior = pyramid_fill(x[:, :3], x[:, 3:4]).clamp(1e-3, 1 - 1e-3)
+            prior = prefill_prior(x)
             x = torch.cat([prior, x[:, 3:4]], dim=1)
         if self.training and self.noise_std > 0:
             mask = x[:, 3:4]
@@ -194,5 +194,5 @@ class UNetGenerator(InpaintGenerator):
             y = up(y, self._merge_skip(level, features[self.depth - 1 - level]))
         logits = self.head(y)[..., :h, :w]
         if prior is not None:
-            logits = self.prefill_gate * logits + torch.logit(prior)
+            return gated_correction(logits, prior, self.prefill_gate)
         return torch.sigmoid(logits)
