@@ -14,7 +14,7 @@ from torch import nn
 
 from inpaintlab._checks import composite
 from inpaintlab.api import AutoInpainter, Inpainter, load, load_model, plan_windows
-from inpaintlab.api.tiling import dilate_hole, window_values
+from inpaintlab.api.plan import dilate_hole, window_values
 from inpaintlab.hub import cache_dir, save_weights, sha256_file
 from inpaintlab.models import create_generator
 
@@ -158,8 +158,16 @@ def test_dilate_grows_the_hole_by_n_pixels():
         constant_inpainter()(image, mask, dilate=-1)
 
 
-# ---------------------------------------------------------------- the window logic
-def test_small_hole_in_large_photo_runs_one_native_window_at_full_scale():
+# ---------------------------------------------------------------- the inference plan
+def _coverage(windows, shape):
+    covered = torch.zeros(shape, dtype=torch.int32)
+    for win in windows:
+        assert 0 <= win.top and win.top + win.height <= shape[0] and 0 <= win.left and win.left + win.width <= shape[1]
+        covered[win.top : win.top + win.height, win.left : win.left + win.width] += win.fill.to(torch.int32)
+    return covered
+
+
+def test_small_hole_in_large_photo_runs_one_window_at_full_scale():
     model = ConstantModel()
     inpainter = Inpainter(model, device="cpu")
     image = np.zeros((3000, 4000, 3), np.uint8)
@@ -167,30 +175,76 @@ def test_small_hole_in_large_photo_runs_one_native_window_at_full_scale():
     out = inpainter(image, hole_mask(3000, 4000, (1500, 1505, 2000, 2008)))
     assert len(model.calls) == 1
     shape, seen, seen_mask = model.calls[0]
-    assert shape == (1, 3, R, R)
+    margin = R // 4  # the hole (thickness 6) is thinner than the minimum margin of context
+    assert shape == (1, 3, 5 + 2 * margin, 8 + 2 * margin)
     assert seen_mask.sum() == 5 * 8  # the hole at 1:1 scale, nothing resized
     row = (seen[0, 0, 0] * 255).round().to(torch.int64)
     assert torch.all((row[1:] - row[:-1]) % 251 == 1)  # consecutive columns of the photo, unscaled
     assert np.all(out[1500:1505, 2000:2008, 0] == 64)
 
 
-def test_far_apart_holes_get_a_window_each_and_spread_holes_use_the_whole_picture():
+def test_far_apart_holes_get_a_window_each_and_spread_specks_run_the_whole_picture_at_full_scale():
     hole = torch.zeros(300, 400, dtype=torch.bool)
     hole[5:9, 5:9] = True
     hole[290:295, 390:396] = True
     windows = plan_windows(hole, 0, R)
-    assert [(w.height, w.width) for w in windows] == [(R, R), (R, R)]
-    assert sum(int(w.fill.sum()) for w in windows) == int(hole.sum())
+    assert [(w.top, w.left, w.scale) for w in windows] == [(0, 0, 1.0), (282, 382, 1.0)]
+    assert torch.equal(_coverage(windows, hole.shape), hole.to(torch.int32))
     spread = torch.zeros(300, 400, dtype=torch.bool)
     spread[::20, ::20] = True  # 300 specks everywhere
-    (whole,) = plan_windows(spread, 0, R)
-    assert (whole.top, whole.left, whole.height, whole.width) == (0, 0, 300, 400)
+    (whole,) = plan_windows(spread, 0, R, max_window=400)
+    assert (whole.top, whole.left, whole.height, whole.width, whole.scale) == (0, 0, 300, 400, 1.0)
     model = ConstantModel()
-    Inpainter(model, device="cpu")(torch.zeros(1, 3, 300, 400), spread[None, None])
-    assert [c[0] for c in model.calls] == [(1, 3, R, R)]  # downscaled to the native resolution
+    Inpainter(model, device="cpu", max_window=400)(torch.zeros(1, 3, 300, 400), spread[None, None])
+    assert [c[0] for c in model.calls] == [(1, 3, 300, 400)]  # full scale: specks are thin
 
 
-@settings(max_examples=40, deadline=None)
+def test_many_holes_batch_more_windows_instead_of_downscaling_the_picture():
+    hole = torch.zeros(2000, 2000, dtype=torch.bool)
+    for i in range(6):
+        for j in range(6):
+            hole[40 + 330 * i : 44 + 330 * i, 40 + 330 * j : 46 + 330 * j] = True  # 36 small far-apart holes
+    windows = plan_windows(hole, 0, R)
+    assert len(windows) == 36 and {w.scale for w in windows} == {1.0}
+    model = ConstantModel()
+    out = Inpainter(model, device="cpu", batch_size=8)(torch.zeros(1, 3, 2000, 2000), hole[None, None])
+    assert [c[0][0] for c in model.calls] == [8, 8, 8, 8, 4]  # same-size windows batched, all at full scale
+    assert torch.all(out[0, 0][hole] == 0.25) and torch.all(out[0, 0][~hole] == 0)
+
+
+def test_thick_holes_are_downscaled_and_thin_strokes_beside_them_are_not():
+    hole = torch.zeros(200, 200, dtype=torch.bool)
+    hole[20:84, 20:84] = True  # 64 px thick, 4x max_hole (R // 2 = 16)
+    hole[150:152, :] = True  # a thin stroke across the picture
+    windows = plan_windows(hole, 0, R)
+    scales = sorted(w.scale for w in windows)
+    assert scales[0] == pytest.approx(0.25) and scales[-1] == 1.0
+    assert torch.equal(_coverage(windows, hole.shape), hole.to(torch.int32))
+    stroke = [w for w in windows if w.scale == 1.0]
+    assert sum(int(w.fill.sum()) for w in stroke) == 2 * 200  # the stroke alone runs at full scale
+    model = ConstantModel()
+    Inpainter(model, device="cpu")(torch.zeros(1, 3, 200, 200), hole[None, None])
+    assert sorted(c[0][-2:] for c in model.calls) == [(18, 200), (50, 50)]  # stroke 1:1, square hole at 1/4
+
+
+def test_strategies_original_resize_and_crop():
+    hole = torch.zeros(300, 400, dtype=torch.bool)
+    hole[100:200, 100:200] = True
+    (orig,) = plan_windows(hole, 0, R, strategy="original")
+    assert (orig.height, orig.width, orig.scale) == (300, 400, 1.0)
+    (resized,) = plan_windows(hole, 0, R, strategy="resize")
+    assert resized.model_size == (24, 32)  # the longer side at the resolution
+    crops = plan_windows(hole, 0, R, strategy="crop")
+    assert {w.scale for w in crops} == {1.0}
+    auto = plan_windows(hole, 0, R, strategy="auto")
+    assert max(w.scale for w in auto) < 1.0  # 100 px thick > max_hole = 16
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        plan_windows(hole, 0, R, strategy="tile")
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        constant_inpainter()(np.zeros((4, 4, 3)), np.ones((4, 4)), strategy="fast")
+
+
+@settings(max_examples=60, deadline=None)
 @given(
     h=st.integers(1, 120),
     w=st.integers(1, 120),
@@ -198,16 +252,15 @@ def test_far_apart_holes_get_a_window_each_and_spread_holes_use_the_whole_pictur
         st.tuples(st.integers(0, 119), st.integers(1, 60), st.integers(0, 119), st.integers(1, 60)),
         max_size=6,
     ),
+    strategy=st.sampled_from(["auto", "original", "crop", "resize"]),
 )
-def test_windows_cover_every_hole_pixel_exactly_once(h, w, boxes):
+def test_windows_cover_every_hole_pixel_exactly_once(h, w, boxes, strategy):
     hole = torch.zeros(h, w, dtype=torch.bool)
     for t, dh, l, dw in boxes:
         hole[t : t + dh, l : l + dw] = True
-    covered = torch.zeros(h, w, dtype=torch.int32)
-    for win in plan_windows(hole, 0, 16, max_windows=4):
-        assert 0 <= win.top and win.top + win.height <= h and 0 <= win.left and win.left + win.width <= w
-        covered[win.top : win.top + win.height, win.left : win.left + win.width] += win.fill.to(torch.int32)
-    assert torch.equal(covered, hole.to(torch.int32))
+    windows = plan_windows(hole, 0, 16, strategy=strategy, max_window=40)
+    assert torch.equal(_coverage(windows, hole.shape), hole.to(torch.int32))
+    assert all(0 < win.scale <= 1 for win in windows)
 
 
 def test_window_values_match_a_full_bilinear_resize():
@@ -235,7 +288,7 @@ def test_dilate_hole_matches_a_reference_max_filter():
 def test_tiny_pictures_are_padded_not_crashed_on():
     model = ConstantModel()
     out = Inpainter(model, device="cpu")(np.zeros((1, 1), np.uint8), np.ones((1, 1), np.uint8))
-    assert out.shape == (1, 1) and out[0, 0] == 64 and model.calls[0][0] == (1, 3, R, R)
+    assert out.shape == (1, 1) and out[0, 0] == 64 and model.calls[0][0] == (1, 3, 1, 1)
 
 
 def test_real_generator_runs_on_odd_sizes_and_keeps_known_pixels():

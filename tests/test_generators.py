@@ -24,7 +24,7 @@ from inpaintlab.models import (
 )
 from inpaintlab.models.layers import ChannelWiseLinear, pad_to_multiple
 
-TINY = ["unet.tiny", "context_encoder.tiny", "timm_unet.tiny"]
+TINY = ["unet.tiny", "context_encoder.tiny", "timm_unet.tiny", "dilated_unet.tiny"]
 
 
 def _batch(h: int, w: int, n: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,9 +105,14 @@ def test_masked_input_zeroes_hole_and_appends_mask():
 
 def test_gradients_reach_every_parameter(tiny):
     name, model = tiny
-    model.train()
-    model.zero_grad()
+    model = copy.deepcopy(model).train()
     image, mask = _batch(*_size_for(name))
+    if name.startswith("dilated_unet"):  # gate and residual branches start at 0 (ReZero): one step opens them
+        for _ in range(2):
+            model.zero_grad()
+            model(image, mask).square().mean().backward()
+            torch.optim.SGD(model.parameters(), lr=0.1).step()
+    model.zero_grad()
     model(image, mask).square().mean().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert missing == []
@@ -281,7 +286,7 @@ def test_bad_constructor_arguments_raise():
 
 
 def test_factory_presets_classes_and_errors():
-    assert set(GENERATORS) == {"UNetGenerator", "ContextEncoder", "TimmUNetGenerator"}
+    assert set(GENERATORS) == {"UNetGenerator", "ContextEncoder", "TimmUNetGenerator", "DilatedUNet"}
     assert {"unet.tiny", "unet.base", "context_encoder.tiny", "context_encoder.base", "timm_unet.tiny",
             "timm_unet.resnet18"} <= set(GENERATOR_PRESETS)
     assert all(cls in GENERATORS for cls, _ in GENERATOR_PRESETS.values())

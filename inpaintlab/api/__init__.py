@@ -1,7 +1,7 @@
 """The inference API: ``load(name_or_path)`` -> :class:`Inpainter`, callable on PIL/numpy/tensor pictures.
 
 Modules: ``inpainter`` (load, Inpainter), ``io`` (type conversions, bit-exact write-back),
-``tiling`` (context windows at the model's native resolution), ``auto`` (style/mask-kind router),
+``plan`` (where and at which scale the model runs: the ``strategy``), ``auto`` (style/mask-kind router),
 ``stylizer`` (``load("photo2monet")``: photo -> Monet).
 """
 
@@ -11,9 +11,10 @@ from inpaintlab.api.auto import AutoInpainter
 from inpaintlab.api.inpainter import Inpainter, load, load_model, resolve_device
 from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
 from inpaintlab.api.stylizer import Stylizer
-from inpaintlab.api.tiling import Window, plan_windows
+from inpaintlab.api.plan import STRATEGIES, Window, plan_windows
 
 __all__ = [
+    "STRATEGIES",
     "AutoInpainter",
     "Fill",
     "Inpainter",

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from inpaintlab.api.inpainter import Inpainter, load, load_model, prepare, resolve_device
 from inpaintlab.api.io import PictureBatch
+from inpaintlab.api.plan import check_strategy
 from inpaintlab.hub import registry
 
 CLASSIFIER_NAME = "style-classifier"
@@ -102,8 +103,10 @@ class AutoInpainter:
             self.inpainters[name] = self.loader(name)
         return self.inpainters[name]
 
-    def __call__(self, image: Any, mask: Any, *, dilate: int = 0) -> Any:
+    def __call__(self, image: Any, mask: Any, *, dilate: int = 0, strategy: str | None = None) -> Any:
         """Like :meth:`Inpainter.__call__`; each picture goes to its own checkpoint (:attr:`last_models`)."""
+        if strategy is not None:
+            check_strategy(strategy)
         pictures, hole = prepare(image, mask, dilate)
         fills, self.last_models = [], []
         for index in range(hole.shape[0]):
@@ -111,6 +114,6 @@ class AutoInpainter:
                 self.last_models.append(None)
                 continue
             name = self.route(pictures, hole, index)
-            fills += self.inpainter(name).fill(pictures, hole, indices=[index])
+            fills += self.inpainter(name).fill(pictures, hole, indices=[index], strategy=strategy)
             self.last_models.append(name)
         return pictures.restore(fills)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
 from inpaintlab.api.stylizer import Stylizer
-from inpaintlab.api.tiling import Window, dilate_hole, plan_windows, window_input, window_values
+from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_input, window_values
 from inpaintlab.hub import cache, registry, weights
 from inpaintlab.hub.download import sha256_file
 from inpaintlab.hub.registry import CheckpointEntry
@@ -37,9 +37,15 @@ class Inpainter:
         device: where the model runs (default: CUDA if available, else CPU).
         resolution: native resolution R (default: entry, then ``model.native_resolution``, then 256).
         value_range: the model's pixel range, ``(0, 1)`` or ``(-1, 1)`` (default: the entry's or (0, 1)).
-        batch_size: windows per forward pass.
-        context: window side / hole side (see :mod:`inpaintlab.api.tiling`).
-        max_windows: more hole groups than this -> the whole picture is processed downscaled.
+        batch_size: windows of one size per forward pass.
+        strategy: where and at which scale the model runs (:mod:`inpaintlab.api.plan`): ``"auto"``
+            (full scale wherever the hole allows, downscaled only around holes thicker than
+            ``max_hole``), ``"original"`` (the whole picture at full scale), ``"crop"`` (windows around
+            the holes at full scale) or ``"resize"`` (the whole picture with its longer side at the
+            resolution); a call's ``strategy=`` overrides it.
+        max_hole: the thickest hole (model pixels) that ``auto`` fills at full scale (default: the
+            entry's, else half the resolution).
+        max_window: largest window side in model pixels (default 4x the resolution).
 
     Call: ``inpainter(image, mask, dilate=0)``; see :meth:`__call__`.
     """
@@ -54,8 +60,9 @@ class Inpainter:
         resolution: int | None = None,
         value_range: tuple[float, float] | None = None,
         batch_size: int = 4,
-        context: float = 2.0,
-        max_windows: int = 16,
+        strategy: str = "auto",
+        max_hole: int | None = None,
+        max_window: int | None = None,
     ):
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -70,17 +77,19 @@ class Inpainter:
         self.value_range = tuple(value_range or (entry.value_range if entry else (0.0, 1.0)))
         if self.value_range not in ((0.0, 1.0), (-1.0, 1.0)):
             raise ValueError(f"value_range must be (0, 1) or (-1, 1), got {value_range}")
-        if batch_size < 1 or max_windows < 1 or context < 1:
-            raise ValueError(
-                f"batch_size and max_windows must be >= 1 and context >= 1, "
-                f"got {batch_size}, {max_windows}, {context}"
-            )
-        self.batch_size, self.context, self.max_windows = batch_size, context, max_windows
+        for arg, value in (("batch_size", batch_size), ("max_hole", max_hole), ("max_window", max_window)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
+        self.strategy = check_strategy(strategy)
+        self.batch_size = batch_size
+        self.max_hole = max_hole or max(1, self.resolution // 2)
+        self.max_window = max_window or 4 * self.resolution
+        self.input_size = getattr(model, "input_size", None)
 
     def __repr__(self) -> str:
         return f"Inpainter(name={self.name!r}, resolution={self.resolution}, device={str(self.device)!r})"
 
-    def __call__(self, image: Any, mask: Any, *, dilate: int = 0) -> Any:
+    def __call__(self, image: Any, mask: Any, *, dilate: int = 0, strategy: str | None = None) -> Any:
         """Inpaint the hole of ``image``; returns the same type, size and dtype.
 
         Args:
@@ -89,24 +98,41 @@ class Inpainter:
             mask: PIL image, numpy HxW (nonzero = hole) or tensor (H,W)/(1,H,W)/(N,1,H,W); floats
                 are thresholded at 0.5, integers and bools at nonzero.
             dilate: grow the hole by this many pixels first (hand-drawn masks are often tight).
+            strategy: this call's inference strategy (default: the inpainter's ``strategy``).
 
         Known pixels of the result are bit-identical to the input; alpha is copied unchanged; an
         empty mask returns an unchanged copy.
         """
+        strategy = self.strategy if strategy is None else check_strategy(strategy)
         pictures, hole = prepare(image, mask, dilate)
-        return pictures.restore(self.fill(pictures, hole))
+        return pictures.restore(self.fill(pictures, hole, strategy=strategy))
 
-    def fill(self, pictures: PictureBatch, hole: Tensor, indices: list[int] | None = None) -> list[Fill]:
-        """Fills for the holes of ``pictures`` (all, or only ``indices``); ``hole`` (N,1,H,W) bool on CPU."""
+    def plan(self, hole: Tensor, indices=None, strategy: str | None = None) -> list[Window]:
+        """The windows (:mod:`inpaintlab.api.plan`) for ``hole`` (N,1,H,W) bool on CPU (all pictures, or ``indices``)."""
         indices = range(hole.shape[0]) if indices is None else indices
-        windows = [
+        strategy = self.strategy if strategy is None else strategy
+        return [
             win
             for i in indices
-            for win in plan_windows(hole[i, 0], i, self.resolution, self.context, self.max_windows)
+            for win in plan_windows(
+                hole[i, 0], i, self.resolution, strategy=strategy, max_hole=self.max_hole, max_window=self.max_window
+            )
         ]
+
+    def fill(
+        self, pictures: PictureBatch, hole: Tensor, indices: list[int] | None = None, strategy: str | None = None
+    ) -> list[Fill]:
+        """Fills for the holes of ``pictures`` (all, or only ``indices``); ``hole`` (N,1,H,W) bool on CPU.
+
+        Windows of one input size run together, ``batch_size`` at a time."""
+        by_size: dict[tuple[int, int], list[Window]] = {}
+        for win in self.plan(hole, indices, strategy):
+            size = (self.input_size,) * 2 if self.input_size else win.model_size
+            by_size.setdefault(size, []).append(win)
         fills = []
-        for start in range(0, len(windows), self.batch_size):
-            fills += self._run(pictures, hole, windows[start : start + self.batch_size])
+        for windows in by_size.values():
+            for start in range(0, len(windows), self.batch_size):
+                fills += self._run(pictures, hole, windows[start : start + self.batch_size])
         return fills
 
     @torch.inference_mode()
@@ -117,7 +143,7 @@ class Inpainter:
             crop_hole = hole[
                 win.index : win.index + 1, :, win.top : win.top + win.height, win.left : win.left + win.width
             ]
-            image, mask, size = window_input(crop, crop_hole.to(crop.device), self.resolution)
+            image, mask, size = window_input(crop, crop_hole.to(crop.device), win.scale, self.input_size)
             images.append(image)
             masks.append(mask)
             valid.append(size)
@@ -250,7 +276,7 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device | None = No
             registry has a ``style-classifier``). A style translator (``"photo2monet"``, task ``stylize``)
             gives a :class:`~inpaintlab.api.stylizer.Stylizer` instead: ``load("photo2monet")(img)``.
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
-        **kwargs: passed to :class:`Inpainter` (``resolution``, ``batch_size``, ``context``, ...)
+        **kwargs: passed to :class:`Inpainter` (``resolution``, ``strategy``, ``max_hole``, ``batch_size``, ...)
             or, for ``"auto"``, to :class:`~inpaintlab.api.auto.AutoInpainter`.
     """
     if str(name_or_path) == "auto":

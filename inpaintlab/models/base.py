@@ -33,11 +33,14 @@ class InpaintGenerator(nn.Module):
         init_args: JSON-serialisable constructor arguments; ``type(m)(**m.init_args)`` rebuilds the
             architecture (the hub stores ``{"class": type(m).__name__, "init": m.init_args}``).
         native_resolution: the resolution the model was built/trained for, or None if unknown.
+        input_size: the only input side ``S`` the model accepts (``S x S``), or None for any size
+            (fully convolutional models; the inference plan then runs them at the picture's own scale).
 
     Shapes: image (N,3,H,W) float in [0,1], mask (N,1,H,W) float, 1 = hole -> (N,3,H,W) in [0,1].
     """
 
     native_resolution: int | None = None
+    input_size: int | None = None
 
     def __init__(self) -> None:
         super().__init__()

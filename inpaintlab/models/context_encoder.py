@@ -86,7 +86,7 @@ class ContextEncoder(InpaintGenerator):
             seed=seed,
         )
         self.image_size = image_size
-        self.native_resolution = image_size
+        self.native_resolution = self.input_size = image_size
 
         with seeded(seed):
             # flattened into one Sequential (state-dict keys encoder.0, encoder.1, ...)
