@@ -1,15 +1,25 @@
-"""Hole quality of the hub checkpoints against OpenCV's classical inpainters, per style and mask kind.
+"""Hole quality at the sizes users bring (256 px by default): checkpoints against the classical fills.
 
-For each val set (photo, Monet) and each mask kind (center, blocks, region, and hand-drawn-like
-masks drawn independently of the library), every image gets one fixed mask; the checkpoint of that
-style and kind, the photo checkpoint of the same kind (on Monet, to show what the fine-tune adds),
-``cv2.inpaint`` TELEA and NS fill it, and so does the library's own classical fill
-(``pyramid_fill``, multigrid harmonic interpolation, the prior of ``prefill="pyramid"`` generators). Hole PSNR / SSIM / L1 (``inpaintlab.metrics.hole_metrics``) and,
-with ``--inception-weights``, FID of the composited outputs against the val images.
+For each val set (photo, Monet) and each mask family, every image gets one fixed mask:
 
-    python benchmarks/quality.py --data ../shared/data --out benchmarks/results/quality
+* ``center``, ``blocks``, ``region``: the library's own mask kinds (seeded per image);
+* ``thin``, ``medium``, ``thick``: LaMa's 256 px evaluation families, drawn by ``lama_masks.py``
+  (OpenCV lines, Python's ``random``; independent of ``inpaintlab.masks``);
+* ``handdrawn``: scribbles and silhouettes drawn with PIL (``handdrawn_masks.py``).
 
-writes ``quality.json`` and ``quality.md`` (the README's table).
+Methods: the registry checkpoint of that style and kind (the ``region`` one for the free-form
+families), on paintings also the photo checkpoint of the kind (what the fine-tune adds), candidates
+given with ``--model NAME=PATH`` (a ``.ckpt`` or ``.safetensors`` not yet in the registry), OpenCV's
+``cv2.inpaint`` TELEA and Navier-Stokes, the library's ``pyramid_fill`` (the prior of the prefill
+generators) and the harmonic fill solved to convergence (coarse to fine, 150 Jacobi sweeps per level).
+Metrics on the hole only: PSNR, SSIM, L1 (``inpaintlab.metrics.hole_metrics``) and ``sharpness``, the
+hole's high-frequency energy (squared Laplacian of the luminance) over the ground truth's: 1 = as much
+detail as the truth, a blur is well below 1.
+
+    python benchmarks/quality.py                                     # 256 px, every val image
+    python benchmarks/quality.py --model universal=runs/cpu-photo-universal/checkpoints/best.ckpt --limit 50
+
+writes ``quality.json`` and ``quality.md`` next to ``--out`` (the README's table).
 """
 
 from __future__ import annotations
@@ -24,9 +34,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handdrawn_masks import handdrawn_masks  # noqa: E402
+from lama_masks import LAMA_EVAL_SETS, lama_masks  # noqa: E402
 
 from inpaintlab import load  # noqa: E402
 from inpaintlab.data.gpu_store import decode_centre_squares  # noqa: E402
@@ -37,15 +49,19 @@ from inpaintlab.masks import MASK_SAMPLERS  # noqa: E402
 from inpaintlab.metrics.hole import hole_metrics  # noqa: E402
 from inpaintlab.models.prefill import pyramid_fill  # noqa: E402
 
-KINDS = ("center", "blocks", "region", "handdrawn")
+LIBRARY_KINDS = ("center", "blocks", "region")
+KINDS = (*LIBRARY_KINDS, *LAMA_EVAL_SETS, "handdrawn")
 STYLES = ("photo", "monet")
 OPENCV_METHODS = {"opencv-telea": cv2.INPAINT_TELEA, "opencv-ns": cv2.INPAINT_NS}
+CONVERGED_SWEEPS = 150
 
 
 def fixed_masks(kind: str, count: int, size: int, seed: int) -> torch.Tensor:
     """The benchmark's masks: mask i of a kind depends only on (seed, kind, i)."""
     if kind == "handdrawn":
         return handdrawn_masks(count, size, seed=seed)
+    if kind in LAMA_EVAL_SETS:
+        return lama_masks(kind, count, size, seed=seed)
     sampler = MASK_SAMPLERS[kind]()
     return torch.cat(
         [sampler(1, size, generator=torch.Generator().manual_seed(mix_seed("bench", seed, kind, i))) for i in range(count)]
@@ -62,83 +78,110 @@ def opencv_inpaint(images: torch.Tensor, masks: torch.Tensor, method: int, radiu
     return torch.stack(out)
 
 
+def batched(fill, images: torch.Tensor, masks: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    return torch.cat([fill(images[i : i + batch], masks[i : i + batch]) for i in range(0, len(images), batch)])
+
+
 CLASSICAL_METHODS = {
     **{name: functools.partial(opencv_inpaint, method=flag) for name, flag in OPENCV_METHODS.items()},
-    "harmonic-fill": pyramid_fill,
+    "harmonic-fill": functools.partial(batched, pyramid_fill),
+    "harmonic-converged": functools.partial(
+        batched, functools.partial(pyramid_fill, smooth_iters=CONVERGED_SWEEPS)
+    ),
 }
 
 
-def model_inpaint(name: str, images: torch.Tensor, masks: torch.Tensor, batch: int = 32) -> torch.Tensor:
-    inpainter = load(name, device="cpu")
-    with torch.inference_mode():
-        return torch.cat([inpainter(images[i : i + batch], masks[i : i + batch]) for i in range(0, len(images), batch)])
+def sharpness(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) -> float:
+    """Hole high-frequency energy of ``pred`` over that of ``target`` (squared Laplacian of the luminance)."""
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
+    weights = torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]
+
+    def energy(x: torch.Tensor) -> float:
+        lap = F.conv2d((x * weights).sum(1, keepdim=True), kernel, padding=1)
+        return float((lap.square() * masks).sum())
+
+    return energy(pred) / max(energy(target), 1e-12)
 
 
 def summarise(pred: torch.Tensor, images: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
-    values = hole_metrics(pred, images, masks, reduction="mean")
-    return {key: round(float(value), 4) for key, value in values.items()}
+    values = {key: float(value) for key, value in hole_metrics(pred, images, masks, reduction="mean").items()}
+    values["sharpness"] = sharpness(pred, images, masks)
+    return {key: round(value, 4) for key, value in values.items()}
 
 
-def fid_of(pred: torch.Tensor, images: torch.Tensor, weights: str) -> float:
-    from inpaintlab.metrics.fid import FIDMetric
+def model_method(source: str, strategy: str):
+    inpainter = load(source, device="cpu", strategy=strategy)
 
-    metric = FIDMetric(weights_path=weights)
-    for i in range(0, len(images), 32):
-        metric.update(images[i : i + 32], real=True)
-        metric.update(pred[i : i + 32], real=False)
-    return round(float(metric.compute()["fid"]), 3)
+    def fill(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        return batched(inpainter, images, masks)
+
+    return fill
 
 
-def methods_for(style: str, kind: str, available: set[str]) -> list[str]:
-    model_kind = "region" if kind == "handdrawn" else kind
+def methods_for(style: str, kind: str, available: set[str], candidates: dict[str, str]) -> list[str]:
+    model_kind = kind if kind in LIBRARY_KINDS else "region"
     names = [f"{style}-{model_kind}"] + ([f"photo-{model_kind}"] if style == "monet" else [])
-    return [n for n in names if n in available] + list(CLASSICAL_METHODS)
+    return [n for n in names if n in available] + list(candidates) + list(CLASSICAL_METHODS)
 
 
-def run(data: Path, size: int, limit: int | None, seed: int, weights: str | None) -> list[dict]:
+def run(args: argparse.Namespace, candidates: dict[str, str]) -> list[dict]:
     available = set(registry.list_models())
+    models: dict[str, object] = {}
     rows = []
-    for style in STYLES:
-        files = list_image_files(data / style / "val", limit=limit)
-        images = decode_centre_squares(files, size)[1].float() / 255
-        for kind in KINDS:
-            masks = fixed_masks(kind, len(images), size, seed)
-            for method in methods_for(style, kind, available):
+    for style in args.styles:
+        files = list_image_files(args.data / style / "val", limit=args.limit)
+        images = decode_centre_squares(files, args.size)[1].float() / 255
+        for kind in args.kinds:
+            masks = fixed_masks(kind, len(images), args.size, args.seed)
+            for method in methods_for(style, kind, available, candidates):
                 if method in CLASSICAL_METHODS:
-                    pred = CLASSICAL_METHODS[method](images, masks)
+                    fill = CLASSICAL_METHODS[method]
                 else:
-                    pred = model_inpaint(method, images, masks)
-                row = {"style": style, "mask": kind, "method": method, "images": len(images), **summarise(pred, images, masks)}
-                if weights:
-                    row["fid"] = fid_of(pred, images, weights)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+                    if method not in models:
+                        models[method] = model_method(candidates.get(method, method), args.strategy)
+                    fill = models[method]
+                pred = fill(images, masks)
+                row = {"style": style, "mask": kind, "method": method, "images": len(images)}
+                rows.append({**row, **summarise(pred, images, masks)})
+                print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def to_markdown(rows: list[dict]) -> str:
-    has_fid = any("fid" in r for r in rows)
-    head = "| style | mask | method | PSNR hole (dB) | SSIM hole | L1 hole |" + (" FID |" if has_fid else "")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    lines = [
+        "| style | mask | method | PSNR hole (dB) | SSIM hole | L1 hole | sharpness |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        line = f"| {r['style']} | {r['mask']} | {r['method']} | {r['psnr_hole']:.2f} | {r['ssim_hole']:.4f} | {r['l1_hole']:.4f} |"
-        lines.append(line + (f" {r.get('fid', float('nan')):.2f} |" if has_fid else ""))
+        lines.append(
+            f"| {r['style']} | {r['mask']} | {r['method']} | {r['psnr_hole']:.2f} | {r['ssim_hole']:.4f} "
+            f"| {r['l1_hole']:.4f} | {r['sharpness']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--size", type=int, default=128, help="evaluation resolution (the checkpoints' native one)")
+    parser.add_argument("--size", type=int, default=256, help="evaluation resolution (the size users bring)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many val images per style")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--inception-weights", default=None, help="torch-fidelity Inception weights file, for FID")
+    parser.add_argument("--styles", nargs="+", default=list(STYLES), choices=STYLES)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--strategy", default="auto", help="the inference strategy of the checkpoints")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH", help="a candidate checkpoint")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     args = parser.parse_args()
+    candidates = dict(item.split("=", 1) for item in args.model)
     torch.set_grad_enabled(False)
-    rows = run(args.data, args.size, args.limit, args.seed, args.inception_weights)
+    rows = run(args, candidates)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU", "size": args.size}
+    meta = {
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU",
+        "size": args.size,
+        "strategy": args.strategy,
+        "candidates": candidates,
+    }
     args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     args.out.with_suffix(".md").write_text(to_markdown(rows))
     print(to_markdown(rows))
