@@ -1,4 +1,4 @@
-"""Picture grids for the README: per style and mask kind, rows = masked input, ours, OpenCV TELEA, truth.
+"""Picture grids for the README at 256 px: per style and mask kind, rows = masked input, ours, OpenCV TELEA, truth.
 
 Same val images and fixed masks as ``benchmarks/quality.py`` (the first ``--count`` of each val set).
 
@@ -20,21 +20,22 @@ import torch.nn.functional as F
 from torchvision.utils import make_grid, save_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CLASSICAL_METHODS, fixed_masks, model_inpaint  # noqa: E402
+from quality import CLASSICAL_METHODS, fixed_masks, model_method  # noqa: E402
 
 from inpaintlab.data.gpu_store import decode_centre_squares  # noqa: E402
 from inpaintlab.data.image_io import list_image_files  # noqa: E402
 from inpaintlab.hub import registry  # noqa: E402
 from inpaintlab.metrics.grid import HOLE_COLOR  # noqa: E402
 
-KINDS = ("center", "blocks", "region")
+KINDS = ("center", "blocks", "region", "thick")
 
 
-def picture_grid(name: str, images: torch.Tensor, masks: torch.Tensor, scale: int) -> torch.Tensor:
-    """(3, H', W') grid: one column per image; rows masked input, ``name``, TELEA, ground truth."""
+def picture_grid(source: str, images: torch.Tensor, masks: torch.Tensor, scale: int) -> torch.Tensor:
+    """(3, H', W') grid: one column per image; rows masked input, ``source``, TELEA, ground truth."""
     hole = masks > 0.5
     masked = torch.where(hole, torch.tensor(HOLE_COLOR).view(1, 3, 1, 1).expand_as(images), images)
-    rows = [masked, model_inpaint(name, images, masks), CLASSICAL_METHODS["opencv-telea"](images, masks), images]
+    ours = model_method(source, "auto")(images, masks)
+    rows = [masked, ours, CLASSICAL_METHODS["opencv-telea"](images, masks), images]
     tiles = torch.cat(rows)
     if scale > 1:
         tiles = F.interpolate(tiles, scale_factor=scale, mode="nearest")
@@ -44,9 +45,9 @@ def picture_grid(name: str, images: torch.Tensor, masks: torch.Tensor, scale: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--size", type=int, default=64, help="resolution (the checkpoints' native one)")
-    parser.add_argument("--count", type=int, default=6, help="images per grid")
-    parser.add_argument("--scale", type=int, default=2, help="nearest-neighbour zoom of each tile")
+    parser.add_argument("--size", type=int, default=256, help="resolution (the size users bring)")
+    parser.add_argument("--count", type=int, default=4, help="images per grid")
+    parser.add_argument("--scale", type=int, default=1, help="nearest-neighbour zoom of each tile")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--styles", nargs="+", default=["monet"], choices=["photo", "monet"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pictures"))
@@ -58,11 +59,11 @@ def main() -> None:
         files = list_image_files(args.data / style / "val", limit=args.count)
         images = decode_centre_squares(files, args.size)[1].float() / 255
         for kind in KINDS:
-            name = f"{style}-{kind}"
+            name = f"{style}-{kind if kind in ('center', 'blocks') else 'region'}"
             if name not in available:
                 continue
             masks = fixed_masks(kind, len(images), args.size, args.seed)
-            path = args.out / f"{name}.png"
+            path = args.out / f"{style}-{kind}.png"
             save_image(picture_grid(name, images, masks, args.scale), path)
             print(f"wrote {path}")
 
