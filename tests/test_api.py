@@ -537,3 +537,16 @@ def test_property_same_type_size_and_known_pixels(
     assert np.array_equal(after[~grown], before[~grown])
     if grown.any() and channels in (0, 1, 3):  # the fill is the model's colour (gray stays gray)
         np.testing.assert_allclose(after[grown], 102 if dtype == "uint8" else 0.4, atol=1e-6)
+
+
+def test_a_hole_against_the_border_is_as_thick_as_its_distance_from_the_known_pixels():
+    from inpaintlab.api.plan import _components
+
+    hole = np.zeros((100, 100), bool)
+    hole[:, :20] = True  # a band along the left border: known pixels only on its right
+    ((box, thickness),) = _components(hole, (0, 100, 0, 20))[2]
+    assert box == (0, 100, 0, 20) and thickness == pytest.approx(40.0)
+    inner = np.zeros((100, 100), bool)
+    inner[40:60, 30:50] = True  # the same width away from the border: known on both sides
+    ((_, thickness),) = _components(inner, (40, 60, 30, 50))[2]
+    assert thickness == pytest.approx(20.0)

@@ -230,8 +230,17 @@ def _components(hole: np.ndarray, box: tuple[int, int, int, int]):
         if count <= _MAX_COMPONENTS:
             break
         f, cells = 2 * f, _coarsen(cells, 2)  # specks everywhere: coarser cells merge neighbours
-    # distance of each hole cell to the nearest known cell (the crop's surroundings are known)
-    depth = ndimage.distance_transform_edt(np.pad(cells, 1))[1:-1, 1:-1]
+    # distance of each hole cell to the nearest known cell: around the crop the picture is known, but
+    # beyond the picture's border nothing is (a hole against the border is as thick as its distance
+    # from the known pixels inside)
+    height, width = hole.shape
+    padded = np.pad(cells, 1)
+    padded[0, :], padded[-1, :] = t == 0, b == height
+    padded[:, 0], padded[:, -1] = padded[:, 0] | (l == 0), padded[:, -1] | (r == width)
+    if padded.all():  # nothing known anywhere: as thick as the picture
+        depth = np.full(cells.shape, float(max(height, width)) / f)
+    else:
+        depth = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
     thickness = np.atleast_1d(ndimage.maximum(depth, labels, index=np.arange(1, count + 1)))
     components = [
         ((t + s0.start * f, min(t + s0.stop * f, b), l + s1.start * f, min(l + s1.stop * f, r)), 2.0 * float(d) * f)
