@@ -8,8 +8,13 @@ style and kind, the photo checkpoint of the same kind (on Monet, to show what th
 with ``--inception-weights``, FID of the composited outputs against the val images.
 
     python benchmarks/quality.py --data ../shared/data --out benchmarks/results/quality
+    python benchmarks/quality.py --size 256 --model photo-universal=runs/photo-universal.safetensors \
+        --model monet-center=hub/monet-center.safetensors --only-given --skip-opencv --device cuda
 
-writes ``quality.json`` and ``quality.md`` (the README's table).
+writes ``quality.json`` and ``quality.md`` (the README's table). ``--model NAME=PATH`` adds a weights file
+(or replaces the registry checkpoint of that name): ``{style}-{kind}`` is used for that style and kind,
+``{style}-universal`` for every kind of that style; a ``~suffix`` (``photo-universal~fp32``) is compared
+beside the model without it. Paintings are also filled by the photo models, as above.
 """
 
 from __future__ import annotations
@@ -68,8 +73,8 @@ CLASSICAL_METHODS = {
 }
 
 
-def model_inpaint(name: str, images: torch.Tensor, masks: torch.Tensor, batch: int = 32) -> torch.Tensor:
-    inpainter = load(name, device="cpu")
+def model_inpaint(source: str, images: torch.Tensor, masks: torch.Tensor, batch: int = 32, device: str = "cpu") -> torch.Tensor:
+    inpainter = load(source, device=device)
     with torch.inference_mode():
         return torch.cat([inpainter(images[i : i + batch], masks[i : i + batch]) for i in range(0, len(images), batch)])
 
@@ -89,25 +94,42 @@ def fid_of(pred: torch.Tensor, images: torch.Tensor, weights: str) -> float:
     return round(float(metric.compute()["fid"]), 3)
 
 
-def methods_for(style: str, kind: str, available: set[str]) -> list[str]:
+def methods_for(style: str, kind: str, available, classical=CLASSICAL_METHODS) -> list[str]:
+    """The models (of ``available``) that fill ``style`` pictures under ``kind`` masks, then ``classical``."""
     model_kind = "region" if kind == "handdrawn" else kind
-    names = [f"{style}-{model_kind}"] + ([f"photo-{model_kind}"] if style == "monet" else [])
-    return [n for n in names if n in available] + list(CLASSICAL_METHODS)
+    bases = [f"{style}-{model_kind}", f"{style}-universal"]
+    bases += [f"photo-{model_kind}", "photo-universal"] if style == "monet" else []
+    return [n for base in bases for n in sorted(available) if n.split("~")[0] == base] + list(classical)
 
 
-def run(data: Path, size: int, limit: int | None, seed: int, weights: str | None) -> list[dict]:
-    available = set(registry.list_models())
+def parse_models(specs: list[str]) -> dict[str, str]:
+    """``["photo-universal=path.safetensors", ...]`` -> {name: path}; raises ValueError naming a bad one."""
+    models = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--model wants NAME=PATH (e.g. photo-universal=runs/x.safetensors), got {spec!r}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--model {name}: {path} does not exist")
+        models[name] = path
+    return models
+
+
+def run(data: Path, size: int, limit: int | None, seed: int, weights: str | None, models: dict[str, str] | None = None,
+        only_given: bool = False, classical=CLASSICAL_METHODS, device: str = "cpu") -> list[dict]:  # fmt: skip
+    sources = {} if only_given else {name: name for name in registry.list_models()}
+    sources.update(models or {})
     rows = []
     for style in STYLES:
         files = list_image_files(data / style / "val", limit=limit)
         images = decode_centre_squares(files, size)[1].float() / 255
         for kind in KINDS:
             masks = fixed_masks(kind, len(images), size, seed)
-            for method in methods_for(style, kind, available):
-                if method in CLASSICAL_METHODS:
-                    pred = CLASSICAL_METHODS[method](images, masks)
+            for method in methods_for(style, kind, sources, classical):
+                if method in classical:
+                    pred = classical[method](images, masks)
                 else:
-                    pred = model_inpaint(method, images, masks)
+                    pred = model_inpaint(sources[method], images, masks, device=device)
                 row = {"style": style, "mask": kind, "method": method, "images": len(images), **summarise(pred, images, masks)}
                 if weights:
                     row["fid"] = fid_of(pred, images, weights)
@@ -133,12 +155,21 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most this many val images per style")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--inception-weights", default=None, help="torch-fidelity Inception weights file, for FID")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH", help="add a weights file (repeatable)")
+    parser.add_argument("--only-given", action="store_true", help="only the --model files, no registry checkpoints")
+    parser.add_argument("--skip-opencv", action="store_true", help="no OpenCV methods (the harmonic fill stays)")
+    parser.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    rows = run(args.data, args.size, args.limit, args.seed, args.inception_weights)
+    classical = {k: v for k, v in CLASSICAL_METHODS.items() if not (args.skip_opencv and k in OPENCV_METHODS)}
+    rows = run(args.data, args.size, args.limit, args.seed, args.inception_weights, parse_models(args.model),
+               args.only_given, classical, args.device)  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU", "size": args.size}
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU"
+    if args.device.startswith("cuda"):
+        machine = f"{torch.cuda.get_device_name()} (models), {machine} (classical methods)"
+    meta = {"machine": machine, "size": args.size, "models": parse_models(args.model), "device": args.device}
     args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     args.out.with_suffix(".md").write_text(to_markdown(rows))
     print(to_markdown(rows))

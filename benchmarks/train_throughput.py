@@ -351,6 +351,7 @@ def main(argv=None) -> int:
             v["share_of_peak"] = flops * v["images_per_s"] / (peak["bf16" if "bf16" in v["precision"] else "fp32"] * 1e12)
         results["variants"].append(v)
         print(json.dumps(v), flush=True)
+        write_results(results, args.out, args.tag or args.device)  # kept if a later variant is stopped
     measured = [v["images_per_s"] for v in results["variants"] if "images_per_s" in v]
     if not (args.no_fid or recipe.unpaired) and measured:
         fid = measure_fid(args.device, args.image_size, args.fid_images or (200 if gpu else 8), args.fid_weights)
