@@ -106,6 +106,8 @@ class GpuRun:
     def run_cmd(self, what: str, cmd: list[str], timeout: float, log_path: Path) -> int:
         """Run ``cmd`` in its own process group with its output in ``log_path``; killed after ``timeout``."""
         start = self.now()
+        if self.stopping:  # the driver is being stopped: start nothing new
+            return -15
         self.log(f"{what}: {' '.join(cmd)} (timeout {timeout:.0f} s)")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as logf:
@@ -176,8 +178,12 @@ class GpuRun:
     def setup(self) -> bool:
         self.work.mkdir(parents=True, exist_ok=True)
         py = sys.executable
-        probe = ("import json, platform, torch, lightning, kornia, torch_fidelity, jsonargparse, inpaintlab.cli, "
-                 "inpaintlab.stylize; c = torch.cuda.is_available(); print(json.dumps({'python': platform.python_version(), "
+        self.resolve_configs()
+        # the classes the recipes name (model and data class_path): a wrong one fails here, not after minutes
+        modules = sorted({c.rpartition(".")[0] for p in self.plan["phases"] if p.get("config_used")
+                          for c in recipe_classes(REPO / p["config_used"])})  # fmt: skip
+        probe = (f"import json, platform, torch, lightning, kornia, torch_fidelity, jsonargparse, inpaintlab.cli, {', '.join(modules) or 'os'}; "
+                 "c = torch.cuda.is_available(); print(json.dumps({'python': platform.python_version(), "
                  "'torch': torch.__version__, 'cuda': torch.version.cuda, 'lightning': lightning.__version__, "
                  "'kornia': kornia.__version__, 'jsonargparse': jsonargparse.__version__, 'gpu': torch.cuda.get_device_name() "
                  "if c else None, 'gpu_memory_gib': round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1) if c else None}))")  # fmt: skip
@@ -210,16 +216,18 @@ class GpuRun:
                                 REPO / ".gpu" / INCEPTION_FILE) if p.is_file()), None)  # fmt: skip
         self.fid_weights = str(fid) if fid else None
         self.figures["env"]["fid_weights"] = self.fid_weights
-        for phase in self.plan["phases"]:
-            if not (REPO / phase["config"]).is_file():
-                if phase.get("fallback") and self.args.allow_fallback:
-                    self.note("warnings", f"{phase['name']}: {phase['config']} is missing; using the fallback {phase['fallback']}")
-                    phase["config_used"] = phase["fallback"]
-                else:
-                    self.note("errors", f"{phase['name']}: recipe {phase['config']} does not exist (--allow-fallback uses its fallback)")
-            else:
-                phase["config_used"] = phase["config"]
         return not self.figures["errors"]
+
+    def resolve_configs(self) -> None:
+        """Each phase's recipe, or its fallback with --allow-fallback; a missing one is an error."""
+        for phase in self.plan["phases"]:
+            if (REPO / phase["config"]).is_file():
+                phase["config_used"] = phase["config"]
+            elif phase.get("fallback") and self.args.allow_fallback:
+                self.note("warnings", f"{phase['name']}: {phase['config']} is missing; using the fallback {phase['fallback']}")
+                phase["config_used"] = phase["fallback"]
+            else:
+                self.note("errors", f"{phase['name']}: recipe {phase['config']} does not exist (--allow-fallback uses its fallback)")
 
     def throughput(self) -> None:
         tp = self.plan["throughput"]
@@ -465,6 +473,12 @@ class GpuRun:
         self.figures["status"] = "stopped"
         self.publish(final=True)
         sys.exit(3)
+
+
+def recipe_classes(path: Path) -> list[str]:
+    """The ``model`` and ``data`` ``class_path`` values of a recipe."""
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    return [str(config[k]["class_path"]) for k in ("model", "data") if isinstance(config.get(k), dict) and config[k].get("class_path")]
 
 
 def main(argv=None) -> int:
