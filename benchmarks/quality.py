@@ -17,9 +17,13 @@ hole's high-frequency energy (squared Laplacian of the luminance) over the groun
 detail as the truth, a blur is well below 1.
 
     python benchmarks/quality.py                                     # 256 px, every val image
-    python benchmarks/quality.py --model universal=runs/cpu-photo-universal/checkpoints/best.ckpt --limit 50
+    python benchmarks/quality.py --model photo-universal=runs/cpu-photo-universal/checkpoints/best.ckpt --limit 50
+    python benchmarks/quality.py --model photo-universal=x.safetensors --only-given --skip-opencv --device cuda
 
-writes ``quality.json`` and ``quality.md`` next to ``--out`` (the README's table).
+writes ``quality.json`` and ``quality.md`` next to ``--out`` (the README's table). ``--model NAME=PATH``
+adds a weights file (or replaces the registry checkpoint of that name): ``{style}-{kind}`` fills that
+style and kind, ``{style}-universal`` every kind of that style, any other name every picture; a
+``~suffix`` (``photo-universal~fp32``) is compared beside the model without it.
 """
 
 from __future__ import annotations
@@ -109,23 +113,45 @@ def summarise(pred: torch.Tensor, images: torch.Tensor, masks: torch.Tensor) -> 
     return {key: round(value, 4) for key, value in values.items()}
 
 
-def model_method(source: str, strategy: str):
-    inpainter = load(source, device="cpu", strategy=strategy)
+def model_method(source: str, strategy: str, device: str = "cpu"):
+    inpainter = load(source, device=device, strategy=strategy)
 
     def fill(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        return batched(inpainter, images, masks)
+        return batched(lambda x, m: inpainter(x.to(device), m.to(device)).cpu(), images, masks)
 
     return fill
 
 
-def methods_for(style: str, kind: str, available: set[str], candidates: dict[str, str]) -> list[str]:
+def methods_for(style: str, kind: str, sources, classical=CLASSICAL_METHODS) -> list[str]:
+    """The models (names in ``sources``) that fill ``style`` pictures under ``kind`` masks, then ``classical``.
+
+    ``{s}-{kind}`` and ``{s}-universal`` (``s`` = the style, and ``photo`` on paintings), then every
+    name that names no style; a ``~suffix`` is a variant of the name before it."""
     model_kind = kind if kind in LIBRARY_KINDS else "region"
-    names = [f"{style}-{model_kind}"] + ([f"photo-{model_kind}"] if style == "monet" else [])
-    return [n for n in names if n in available] + list(candidates) + list(CLASSICAL_METHODS)
+    bases = [f"{style}-{model_kind}", f"{style}-universal"]
+    bases += [f"photo-{model_kind}", "photo-universal"] if style == "monet" else []
+    styled = [n for base in bases for n in sorted(sources) if n.split("~")[0] == base]
+    free = [n for n in sorted(sources) if n.split("-")[0] not in STYLES]
+    return styled + free + list(classical)
 
 
-def run(args: argparse.Namespace, candidates: dict[str, str]) -> list[dict]:
-    available = set(registry.list_models())
+def parse_models(specs: list[str]) -> dict[str, str]:
+    """``["photo-universal=path.safetensors", ...]`` -> {name: path}; raises naming a bad one."""
+    models = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--model wants NAME=PATH (e.g. photo-universal=runs/x.safetensors), got {spec!r}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--model {name}: {path} does not exist")
+        models[name] = path
+    return models
+
+
+def run(args: argparse.Namespace, candidates: dict[str, str], classical=CLASSICAL_METHODS) -> list[dict]:
+    inpainters = [name for name in registry.list_models() if registry.get_entry(name).task == "inpaint"]
+    sources = {} if args.only_given else {name: name for name in inpainters}
+    sources.update(candidates)
     models: dict[str, object] = {}
     rows = []
     for style in args.styles:
@@ -133,12 +159,12 @@ def run(args: argparse.Namespace, candidates: dict[str, str]) -> list[dict]:
         images = decode_centre_squares(files, args.size)[1].float() / 255
         for kind in args.kinds:
             masks = fixed_masks(kind, len(images), args.size, args.seed)
-            for method in methods_for(style, kind, available, candidates):
-                if method in CLASSICAL_METHODS:
-                    fill = CLASSICAL_METHODS[method]
+            for method in methods_for(style, kind, sources, classical):
+                if method in classical:
+                    fill = classical[method]
                 else:
                     if method not in models:
-                        models[method] = model_method(candidates.get(method, method), args.strategy)
+                        models[method] = model_method(sources[method], args.strategy, args.device)
                     fill = models[method]
                 pred = fill(images, masks)
                 row = {"style": style, "mask": kind, "method": method, "images": len(images)}
@@ -169,15 +195,23 @@ def main() -> None:
     parser.add_argument("--styles", nargs="+", default=list(STYLES), choices=STYLES)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--strategy", default="auto", help="the inference strategy of the checkpoints")
-    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH", help="a candidate checkpoint")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH", help="add a weights file (repeatable)")
+    parser.add_argument("--only-given", action="store_true", help="only the --model files, no registry checkpoints")
+    parser.add_argument("--skip-opencv", action="store_true", help="no OpenCV methods (the harmonic fills stay)")
+    parser.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     args = parser.parse_args()
-    candidates = dict(item.split("=", 1) for item in args.model)
+    candidates = parse_models(args.model)
+    classical = {k: v for k, v in CLASSICAL_METHODS.items() if not (args.skip_opencv and k in OPENCV_METHODS)}
     torch.set_grad_enabled(False)
-    rows = run(args, candidates)
+    rows = run(args, candidates, classical)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU"
+    if args.device.startswith("cuda"):
+        machine = f"{torch.cuda.get_device_name()} (models), {machine} (classical methods)"
     meta = {
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU",
+        "machine": machine,
+        "device": args.device,
         "size": args.size,
         "strategy": args.strategy,
         "candidates": candidates,
