@@ -268,21 +268,21 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         return [opt_g, opt_d], schedulers
 
     # ------------------------------------------------------------------ training
-    def _disc_input(self, images: Tensor, mask: Tensor) -> Tensor:
+    def _disc_inputs(self, mask: Tensor, *images: Tensor) -> tuple[Tensor, ...]:
+        """The discriminator's inputs: each image (with the mask as a 4th channel for a 4-channel D),
+        DiffAugmented with one draw, so geometric ops move the mask channel with the picture."""
         if getattr(self.discriminator, "in_channels", 3) == 4:
-            return torch.cat([images, mask.to(images.dtype)], dim=1)
-        return images
-
-    def _augmented(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+            images = tuple(torch.cat([x, mask.to(x.dtype)], dim=1) for x in images)
         if self.augment is None:
-            return real, fake
-        return self.augment(real, fake, generator=self._augment_generator())
+            return images
+        out = self.augment(*images, generator=self._augment_generator())
+        return out if isinstance(out, tuple) else (out,)
 
     def discriminator_loss(self, image: Tensor, fake: Tensor, mask: Tensor) -> Tensor:
         """D's loss on the real ``image`` and the (detached) composited ``fake``, both augmented alike."""
-        real_in, fake_in = self._augmented(image, fake.detach())
-        real_logits = self.discriminator(self._disc_input(real_in, mask))
-        fake_logits = self.discriminator(self._disc_input(fake_in, mask))
+        real_in, fake_in = self._disc_inputs(mask, image, fake.detach())
+        real_logits = self.discriminator(real_in)
+        fake_logits = self.discriminator(fake_in)
         return discriminator_loss(real_logits, fake_logits, kind=self.loss_weights.adversarial_kind)
 
     def generator_losses(self, image: Tensor, mask: Tensor, pred: Tensor, fake: Tensor) -> dict[str, Tensor]:
@@ -291,16 +291,14 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         terms = {"rec": w.reconstruction * reconstruction_loss(w, pred, image, mask)}
         if not self.in_warmup:
             if w.adversarial > 0:
-                real_in, fake_in = self._augmented(image, fake)
+                real_in, fake_in = self._disc_inputs(mask, image, fake)
                 want_features = w.feature_matching > 0
-                fake_out = self.discriminator(self._disc_input(fake_in, mask), return_features=want_features)
+                fake_out = self.discriminator(fake_in, return_features=want_features)
                 fake_logits = fake_out[0] if want_features else fake_out
                 terms["adv"] = w.adversarial * generator_loss(fake_logits, kind=w.adversarial_kind)
                 if want_features:
                     with torch.no_grad():
-                        _, real_features = self.discriminator(
-                            self._disc_input(real_in, mask), return_features=True
-                        )
+                        _, real_features = self.discriminator(real_in, return_features=True)
                     terms["fm"] = w.feature_matching * feature_matching_loss(real_features, fake_out[1])
             terms.update(self.feature_losses(fake, image, mask))
         terms["total"] = torch.stack([t.float() for t in terms.values()]).sum()

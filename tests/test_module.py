@@ -383,3 +383,27 @@ def test_image_grid_is_written_for_file_loggers(tmp_path, image_root):
 
     width, height = Image.open(grids[0]).size
     assert (width, height) == (2 * (SIZE + 2) + 2, 3 * (SIZE + 2) + 2)
+
+
+# ---------------------------------------------------------------------------------------- review bugs
+def test_four_channel_discriminator_sees_the_mask_moved_with_the_image():
+    """DiffAugment's translation/cutout move the mask channel with the image; colour ops leave it alone."""
+    d_spec = {"class": "PatchDiscriminator", "init": {"in_channels": 4, "base_channels": 4, "num_layers": 2}}
+    seen = []
+    for policy in ("translation,cutout", "color"):
+        model = make_model(discriminator=d_spec, diff_augment=policy)
+        hook = model.discriminator.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach()))
+        g = torch.Generator().manual_seed(0)
+        image, fake = torch.rand(6, 3, SIZE, SIZE, generator=g), torch.rand(6, 3, SIZE, SIZE, generator=g)
+        mask = BlockMasks(num_blocks=2)(6, (SIZE, SIZE), generator=g)
+        model.discriminator_loss(image, fake, mask)
+        hook.remove()
+        real_in, fake_in = seen[-2:]
+        params = model.augment.last_params
+        assert torch.equal(real_in[:, 3:], fake_in[:, 3:])  # both see the same (augmented) mask
+        if policy == "color":
+            assert torch.equal(real_in[:, 3:], mask)  # colour ops never touch the mask channel
+        else:
+            moved = model.augment.apply(torch.cat([image, mask], 1), params)
+            assert torch.equal(real_in, moved)  # one geometric draw for the image and the mask
+            assert not torch.equal(real_in[:, 3:], mask)  # ... and the draw did move it
