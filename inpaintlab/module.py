@@ -5,7 +5,7 @@ One training step (manual optimisation, two optimizers, two-time-scale learning 
     pred = G.predict(image, mask); fake = composite(pred, image, mask)
     repeat d_steps:  D update on (DiffAugment(real), DiffAugment(fake.detach()))     # G frozen
     G update on  w_rec*rec(pred) + w_adv*adv(D(DiffAugment(fake))) + style/perceptual/TV/feature matching
-    EMA(G) <- decay * EMA(G) + (1 - decay) * G
+    EMA(G) <- d * EMA(G) + (1 - d) * G,   d = min(ema_decay, (1 + n) / (10 + n)) at generator update n
 
 During ``warmup_steps`` the generator trains on the reconstruction loss alone and the discriminator is
 not updated; from ``freeze_discriminator_at`` on it stops learning but still drives the generator.
@@ -41,6 +41,7 @@ from inpaintlab.training import (
     create_ema,
     ema_update_,
     step_scheduler,
+    warmed_up_decay,
 )
 from inpaintlab.training.feature_losses import FeatureLosses, reconstruction_loss
 from inpaintlab.training.manual_step import ManualStepMixin
@@ -79,7 +80,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         accumulate_grad_batches: batches whose gradients are summed before each update (needs d_steps=1).
         diff_augment: DiffAugment policy for the discriminator's inputs, e.g. ``"color,translation,cutout"``.
         diff_augment_p: probability of each DiffAugment primitive per sample.
-        ema_decay: decay of the generator's EMA copy (None: no EMA; validation uses G itself).
+        ema_decay: decay of the generator's EMA copy (None: no EMA; validation uses G itself), warmed up
+            as in timm's ``ModelEmaV3``: generator update ``n`` uses ``min(ema_decay, (1 + n) / (10 + n))``.
         scheduler: ``"cosine"`` or ``"plateau"`` (on the checkpoint metric) or None; stepped by hand.
         scheduler_kwargs: extra arguments of the scheduler (see ``inpaintlab.training.schedulers``).
         init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming).
@@ -330,8 +332,9 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             terms = self.generator_losses(image, mask, pred, fake)
             if self._backward_and_step(opt_g, terms["total"], "generator", should_step):
                 self.generator_steps += 1
-                if self.generator_ema is not None:
-                    ema_update_(self.generator_ema, self.generator, self.hparams.ema_decay)
+                if self.generator_ema is not None:  # warmed up: update n uses min(decay, (1+n)/(10+n))
+                    decay = warmed_up_decay(self.hparams.ema_decay, self.generator_steps - 1)
+                    ema_update_(self.generator_ema, self.generator, decay)
         self.log("train/g_loss", terms.pop("total").detach(), prog_bar=True, batch_size=n)
         self.log_dict({f"train/g_{k}": v.detach() for k, v in terms.items()}, batch_size=n)
         self.log("train/warmup", float(self.in_warmup), batch_size=n)

@@ -18,7 +18,7 @@ from inpaintlab.data import InpaintDataModule
 from inpaintlab.losses import masked_reconstruction_loss
 from inpaintlab.masks import BlockMasks
 from inpaintlab.module import InpaintGAN
-from inpaintlab.training import NonFiniteLossError, create_ema, ema_update_
+from inpaintlab.training import NonFiniteLossError, create_ema, ema_update_, warmed_up_decay
 from inpaintlab.training.synthetic import write_image_folder
 
 SIZE = 32
@@ -211,13 +211,15 @@ def test_ema_update_math():
 
 
 def test_ema_follows_the_generator_during_training(tmp_path, image_root):
-    model = make_model(ema_decay=0.75, warmup_steps=5)
+    model = make_model(ema_decay=0.05, warmup_steps=5)  # below the warm-up's 0.1 for the first update
     g0 = {k: v.clone() for k, v in model.generator.state_dict().items()}
     make_trainer(tmp_path).fit(model, make_data(image_root))
     g1 = model.generator.state_dict()
     for key, value in model.generator_ema.state_dict().items():
         if value.is_floating_point():
-            torch.testing.assert_close(value, 0.75 * g0[key] + 0.25 * g1[key])
+            torch.testing.assert_close(value, 0.05 * g0[key] + 0.95 * g1[key])
+    assert warmed_up_decay(0.999, 0) == pytest.approx(0.1) and warmed_up_decay(0.999, 10_000) == 0.999
+    assert warmed_up_decay(0.5, 20) == 0.5
     assert model.inference_generator is model.generator_ema
 
 
@@ -407,3 +409,24 @@ def test_four_channel_discriminator_sees_the_mask_moved_with_the_image():
             moved = model.augment.apply(torch.cat([image, mask], 1), params)
             assert torch.equal(real_in, moved)  # one geometric draw for the image and the mask
             assert not torch.equal(real_in[:, 3:], mask)  # ... and the draw did move it
+
+
+def test_ema_warms_up_so_a_short_run_exports_trained_weights(tmp_path, image_root):
+    """decay_n = min(decay, (1 + n) / (10 + n)): after 6 updates the EMA holds < 1% of the initialisation."""
+    model = make_model(ema_decay=0.999, g_lr=1e-2)
+    g0 = snapshot(model.generator)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    make_trainer(tmp_path, [ckpt], enable_checkpointing=True, limit_train_batches=None, max_epochs=-1, max_steps=6).fit(
+        model, make_data(image_root, batch_size=2)
+    )
+    from inpaintlab.hub.weights import load_training_checkpoint
+
+    exported, info = load_training_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert info["weights"] == "ema"
+    init_share = math.prod(min(0.999, (1 + n) / (10 + n)) for n in range(6))
+    assert init_share < 0.01
+    g = model.generator.state_dict()
+    moved = [k for k, v in g0.items() if v.is_floating_point() and not torch.equal(v, g[k])]
+    assert moved
+    for key in moved:  # the exported EMA is far from the initialisation, as far as G itself moved
+        assert torch.linalg.vector_norm(exported[key] - g0[key]) > 0.5 * torch.linalg.vector_norm(g[key] - g0[key])
