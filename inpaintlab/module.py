@@ -7,6 +7,8 @@ One training step (manual optimisation, two optimizers, two-time-scale learning 
     G update on  w_rec*rec(pred) + w_adv*adv(D(DiffAugment(fake))) + style/perceptual/TV/feature matching
     EMA(G) <- d * EMA(G) + (1 - d) * G,   d = min(ema_decay, (1 + n) / (10 + n)) at generator update n
 
+``trainer.max_steps`` and ``global_step`` count generator updates (the discriminator's ``d_steps``
+updates per batch are not counted, so the count does not change pace when the warm-up ends).
 During ``warmup_steps`` the generator trains on the reconstruction loss alone and the discriminator is
 not updated; from ``freeze_discriminator_at`` on it stops learning but still drives the generator.
 Validation runs the EMA generator: hole PSNR/SSIM/L1 (per mask kind), FID every ``fid_every_n_epochs``
@@ -324,7 +326,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             for _ in range(self.hparams.d_steps):
                 with self.toggled_optimizer(opt_d):
                     d_loss = self.discriminator_loss(image, fake, mask)
-                    if self._backward_and_step(opt_d, d_loss, "discriminator", should_step):
+                    if self._backward_and_step(opt_d, d_loss, "discriminator", should_step, counted=False):
                         self.discriminator_steps += 1
                 self.log("train/d_loss", d_loss.detach(), prog_bar=True, batch_size=n)
 

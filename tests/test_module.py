@@ -430,3 +430,12 @@ def test_ema_warms_up_so_a_short_run_exports_trained_weights(tmp_path, image_roo
     assert moved
     for key in moved:  # the exported EMA is far from the initialisation, as far as G itself moved
         assert torch.linalg.vector_norm(exported[key] - g0[key]) > 0.5 * torch.linalg.vector_norm(g[key] - g0[key])
+
+
+def test_max_steps_counts_generator_updates(tmp_path, image_root):
+    """``trainer.max_steps`` and ``global_step`` count generator updates, whatever d_steps and warm-up."""
+    model = make_model(d_steps=3, warmup_steps=2)
+    trainer = make_trainer(tmp_path, max_epochs=-1, max_steps=4, limit_train_batches=None)
+    trainer.fit(model, make_data(image_root, batch_size=2))
+    assert (model.generator_steps, model.discriminator_steps) == (4, 6)  # 2 warm-up batches without D
+    assert trainer.global_step == 4

@@ -279,6 +279,13 @@ def test_stylizer_keeps_type_size_gray_and_alpha():
         stylizer(torch.full((1, 3, 8, 8), float("nan")))
 
 
+
+def test_max_steps_counts_generator_updates(tmp_path, domains):
+    model = make_model()
+    trainer = make_trainer(tmp_path, max_epochs=-1, max_steps=3, limit_val_batches=0)
+    trainer.fit(model, make_data(domains))
+    assert (model.generator_steps, model.discriminator_steps, trainer.global_step) == (3, 3, 3)
+
 DDP_SCRIPT = r"""
 import json, sys
 from pathlib import Path

@@ -177,7 +177,7 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
             d_loss = 0.5 * (
                 self._adversarial_d(self.d_monet, monet, fake_monet) + self._adversarial_d(self.d_photo, photo, fake_photo)
             )
-            if self._backward_and_step(opt_d, d_loss, "discriminator"):
+            if self._backward_and_step(opt_d, d_loss, "discriminator", counted=False):
                 self.discriminator_steps += 1
         n = photo.shape[0]
         self.log("train/g_loss", terms.pop("total").detach(), prog_bar=True, batch_size=n)

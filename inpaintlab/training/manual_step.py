@@ -1,5 +1,9 @@
 """Manual-optimisation steps shared by the GAN LightningModules (``InpaintGAN``, ``CycleGAN``).
 
+Step counting: only the generator's optimizer step counts as a training step, so ``trainer.global_step``,
+``max_steps``, ``every_n_train_steps`` and the image grids' step axis count generator updates; the
+discriminators' steps (``d_steps`` per generator update, none during warm-up) are not counted.
+
 A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that has ``self.guard`` (a
 :class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``,
 ``self.discriminator_steps``, ``self.augment_calls``, ``self.last_fid``, ``self.last_val_metrics``,
@@ -20,6 +24,10 @@ from inpaintlab.training.validation import plain_data
 
 
 log = logging.getLogger(__name__)
+
+
+def _no_closure() -> None:
+    """The closure of a manual-optimisation step: the loss was already backpropagated."""
 
 
 class ManualStepMixin:
@@ -44,11 +52,15 @@ class ManualStepMixin:
         finite = bool(torch.isfinite(loss.detach()).all())
         return bool(self.trainer.strategy.reduce_boolean_decision(finite, all=True))
 
-    def _backward_and_step(self, optimizer, loss: Tensor, what: str, should_step: bool = True) -> bool:
+    def _backward_and_step(
+        self, optimizer, loss: Tensor, what: str, should_step: bool = True, counted: bool = True
+    ) -> bool:
         """Backward ``loss`` (scaled for accumulation) and step ``optimizer`` when ``should_step``.
 
         A loss that is not finite on some rank is skipped on all ranks and counted by the guard.
-        Returns whether the optimizer stepped.
+        ``counted=False`` (the discriminators' steps) steps through the strategy, which Lightning's
+        progress tracking does not count, so ``trainer.global_step`` and ``max_steps`` count generator
+        updates, whatever ``d_steps`` and the warm-up do. Returns whether the optimizer stepped.
         """
         if not self._finite_everywhere(loss):
             self.guard.record_skip(what, self.generator_steps)
@@ -63,7 +75,10 @@ class ManualStepMixin:
             self.clip_gradients(
                 optimizer, gradient_clip_val=self.hparams.gradient_clip_val, gradient_clip_algorithm="norm"
             )
-        optimizer.step()
+        if counted:
+            optimizer.step()
+        else:  # the same step (precision plugin, closure hooks) without counting it as a training step
+            self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=_no_closure)
         optimizer.zero_grad(set_to_none=True)
         return True
 
