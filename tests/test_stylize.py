@@ -280,6 +280,14 @@ def test_stylizer_keeps_type_size_gray_and_alpha():
 
 
 
+def test_stylizer_moves_its_model_to_its_device():
+    from inpaintlab.api import Stylizer
+
+    stylizer = Stylizer(create_translator("resnet.tiny"), device="meta")
+    assert {p.device.type for p in stylizer.model.parameters()} == {"meta"}
+    assert not stylizer.model.training
+
+
 def test_max_steps_counts_generator_updates(tmp_path, domains):
     model = make_model()
     trainer = make_trainer(tmp_path, max_epochs=-1, max_steps=3, limit_val_batches=0)
