@@ -98,7 +98,9 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         mask_kind, style: recorded in checkpoints for the hub (mask_kind defaults to the data module's
             mask sampler's kind; the image size is the data module's, or that of the training batches).
         channels_last: use channels-last memory format (faster convolutions on recent GPUs).
-        compile_models: ``torch.compile`` G and D for training.
+        compile_models: compile G and D for training (``nn.Module.compile``: in place, so state dict
+            keys, deep copies and pickling are those of the plain modules; the EMA copy runs eagerly).
+        compile_backend: ``torch.compile`` backend (``"inductor"``; ``"eager"`` checks the graphs only).
         augment_seed: seed of DiffAugment's random draws (mixed with the rank and a call counter).
     """
 
@@ -134,6 +136,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         style: str | None = None,
         channels_last: bool = False,
         compile_models: bool = False,
+        compile_backend: str = "inductor",
         augment_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -221,9 +224,10 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
                 if model is not None:
                     model.to(memory_format=torch.channels_last)
         if self.hparams.compile_models and stage == "fit" and not self._compiled:
-            # training calls G.predict (which runs G._predict), not G.__call__: compile that method
-            self.generator._predict = torch.compile(self.generator._predict)
-            self.discriminator.compile()
+            # in place, on the submodules: training calls G(image, mask, raw=True) and D(x) through
+            # __call__; copies and pickles of the modules drop the compiled call and run eagerly
+            self.generator.compile(backend=self.hparams.compile_backend)
+            self.discriminator.compile(backend=self.hparams.compile_backend)
             self._compiled = True
         self._setup_validation()
 
@@ -319,7 +323,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         if image.shape[-1] == image.shape[-2]:
             self.trained_image_size = int(image.shape[-1])
 
-        pred = self.generator.predict(image, mask)
+        pred = self.generator(image, mask, raw=True)  # predict() through __call__ (compiled when asked)
         fake = composite(pred, image, mask)
 
         if self.discriminator_trains:

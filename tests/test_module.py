@@ -439,3 +439,41 @@ def test_max_steps_counts_generator_updates(tmp_path, image_root):
     trainer.fit(model, make_data(image_root, batch_size=2))
     assert (model.generator_steps, model.discriminator_steps) == (4, 6)  # 2 warm-up batches without D
     assert trainer.global_step == 4
+
+
+def _train_once(tmp_path, image_root, **kwargs):
+    L.seed_everything(0)
+    model = make_model(**kwargs)
+    make_trainer(tmp_path, limit_train_batches=2).fit(model, make_data(image_root))
+    return model
+
+
+def test_compiled_training_matches_eager_and_copies_run_their_own_weights(tmp_path, image_root):
+    eager = _train_once(tmp_path, image_root)
+    compiled = _train_once(tmp_path, image_root, compile_models=True, compile_backend="eager")
+    for (key, a), b in zip(eager.state_dict().items(), compiled.state_dict().values()):
+        torch.testing.assert_close(b, a, msg=key)
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(compiled.generator))  # pickling works
+    twin = copy.deepcopy(compiled.generator)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.mul_(0.5)  # the copy's own weights, not the original's
+    reference = copy.deepcopy(eager.generator)
+    reference.load_state_dict(twin.state_dict())
+    g = torch.Generator().manual_seed(1)
+    image, mask = torch.rand(2, 3, SIZE, SIZE, generator=g), BlockMasks(num_blocks=2)(2, (SIZE, SIZE), generator=g)
+    for module in (clone, twin, reference):
+        module.eval()
+    torch.testing.assert_close(twin.predict(image, mask), reference.predict(image, mask))
+    torch.testing.assert_close(clone.predict(image, mask), eager.generator.eval().predict(image, mask))
+
+
+def test_channels_last_trains_like_contiguous(tmp_path, image_root):
+    plain = _train_once(tmp_path, image_root)
+    fast = _train_once(tmp_path, image_root, channels_last=True)
+    conv = next(p for p in fast.generator.parameters() if p.ndim == 4 and p.shape[-1] > 1)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    for (key, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=key)

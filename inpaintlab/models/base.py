@@ -24,7 +24,8 @@ class InpaintGenerator(nn.Module):
     * ``predict(image, mask)`` -> raw prediction (N,3,H,W) in [0,1] for every pixel. The hole's
       pixels of ``image`` are ignored (zeroed before the network sees them).
     * ``forward(image, mask)`` -> ``composite(predict(image, mask), image, mask)``: the prediction in
-      the hole, the known pixels copied bit-identically from ``image``.
+      the hole, the known pixels copied bit-identically from ``image``; ``forward(image, mask, raw=True)``
+      is ``predict`` through ``__call__`` (what training calls, so ``module.compile()`` covers it).
 
     Subclasses implement ``_predict(x)`` on the (N,4,H,W) network input from :func:`masked_input`
     and may override ``check_size(height, width)`` to reject sizes they cannot handle.
@@ -56,6 +57,8 @@ class InpaintGenerator(nn.Module):
         self.check_size(int(image.shape[-2]), int(image.shape[-1]))
         return self._predict(masked_input(image, mask))
 
-    def forward(self, image: Tensor, mask: Tensor) -> Tensor:
-        """Inpainted image (N,3,H,W): prediction in the hole, known pixels exactly from ``image``."""
-        return composite(self.predict(image, mask), image, mask)
+    def forward(self, image: Tensor, mask: Tensor, raw: bool = False) -> Tensor:
+        """Inpainted image (N,3,H,W): prediction in the hole, known pixels exactly from ``image``
+        (``raw=True``: the raw prediction of every pixel, as :meth:`predict`)."""
+        pred = self.predict(image, mask)
+        return pred if raw else composite(pred, image, mask)
