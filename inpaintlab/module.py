@@ -208,7 +208,6 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
-        self.allow_separate_backwards()
         strategy = self.trainer.strategy
         has_batchnorm = any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.discriminator.modules()
@@ -232,6 +231,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         self._setup_validation()
 
     def on_fit_start(self) -> None:
+        self.check_separate_backwards()
         init_from = self.hparams.init_from
         if init_from and self.trainer.ckpt_path is None and not self._weights_restored:
             self.load_init_weights(init_from)

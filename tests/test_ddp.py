@@ -1,6 +1,6 @@
 """Two-process DDP (gloo, CPU) with manual optimisation and two models.
 
-A script trains tiny G and D for a few steps with ``strategy="ddp"``, ``devices=2`` (Lightning relaunches
+A script trains tiny G and D for a few steps with ``strategy="ddp_find_unused_parameters_true"``, ``devices=2`` (Lightning relaunches
 the script for rank 1), then validates; every rank saves its weights. The test checks that both ranks
 hold identical G, D and EMA weights and that the validation metrics (hole PSNR/SSIM/L1 and FID, whose
 states are gathered from both ranks) equal those of a single process over the same images and weights.
@@ -58,7 +58,7 @@ def data_module():
 
 def trainer():
     return L.Trainer(
-        accelerator="cpu", devices=2, strategy="ddp", max_epochs=1, limit_train_batches=3,
+        accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=1, limit_train_batches=3,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0,
     )

@@ -477,3 +477,27 @@ def test_channels_last_trains_like_contiguous(tmp_path, image_root):
     assert conv.is_contiguous(memory_format=torch.channels_last)
     for (key, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_without_find_unused_parameters_is_a_clear_error(tmp_path, image_root, monkeypatch):
+    """Separate G and D backwards need find_unused_parameters; the module asks for it, it does not patch
+    the strategy's private settings (one in-process DDP rank on gloo)."""
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    try:
+        with pytest.raises(ValueError, match="ddp_find_unused_parameters_true"):
+            make_trainer(tmp_path, strategy="ddp").fit(make_model(), make_data(image_root))
+        model = make_model()
+        make_trainer(tmp_path, strategy="ddp_find_unused_parameters_true").fit(model, make_data(image_root))
+        assert model.generator_steps == 1
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()

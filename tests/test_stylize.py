@@ -317,7 +317,7 @@ dm = UnpairedDataModule(*(str(root / d / s) for s in ("train", "val") for d in (
 L.seed_everything(0)
 model = CycleGAN("resnet.tiny", "patch.tiny", diff_augment="color,translation", fid_feature_extractor=ChannelStats(),
                  num_grid_images=0)
-trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=1, logger=False,
+trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=1, logger=False,
                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                     num_sanity_val_steps=0)
 trainer.fit(model, dm)

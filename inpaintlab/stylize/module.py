@@ -117,9 +117,11 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else (None, "min")
 
     def setup(self, stage: str) -> None:
-        self.allow_separate_backwards()
         if self.hparams.fid_every_n_epochs and self.fid is None:
             self.fid = create_fid_metric(self.hparams, self._fid_feature_extractor, self.trainer)
+
+    def on_fit_start(self) -> None:
+        self.check_separate_backwards()
 
     def configure_optimizers(self):
         hp = self.hparams

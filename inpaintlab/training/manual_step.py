@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 
 import torch
-from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from inpaintlab.data.seeding import mix_seed
 from inpaintlab.training.validation import plain_data
@@ -33,13 +33,17 @@ def _no_closure() -> None:
 class ManualStepMixin:
     """Seeded DiffAugment draws, a DDP-consistent non-finite check, and backward + clip + step."""
 
-    def allow_separate_backwards(self) -> None:
-        """Call from ``setup``: under DDP, let each backward touch only some parameters (G's or D's)."""
-        strategy = self.trainer.strategy
-        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters", False):
-            strategy._ddp_kwargs["find_unused_parameters"] = True
-            log.info("%s: DDP find_unused_parameters=True (generators and discriminators are updated by "
-                     "separate backwards)", type(self).__name__)  # fmt: skip
+    def check_separate_backwards(self) -> None:
+        """Call from ``on_fit_start`` (the model is wrapped by then): under DDP, each backward touches only
+        some parameters (G's or D's), which DDP allows only with ``find_unused_parameters=True``."""
+        model = self.trainer.strategy.model
+        if isinstance(model, DistributedDataParallel) and not model.find_unused_parameters:
+            raise ValueError(
+                f"{type(self).__name__} updates its generators and discriminators with separate backward passes, "
+                "each touching only some parameters, so DDP needs find_unused_parameters=True: use "
+                "Trainer(strategy='ddp_find_unused_parameters_true') (CLI: --trainer.strategy "
+                "ddp_find_unused_parameters_true), or DDPStrategy(find_unused_parameters=True)"
+            )
 
     def _augment_generator(self) -> torch.Generator:
         """A CPU generator seeded from (seed, rank, call count): reproducible, and exact after a resume."""
