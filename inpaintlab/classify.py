@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from inpaintlab.data.gpu_store import decode_folder
+from inpaintlab.data.seeding import eval_sampler
 from inpaintlab.models.classifier import STYLES, StyleClassifier
 
 
@@ -62,7 +63,8 @@ class StyleDataModule(L.LightningDataModule):
         return DataLoader(self.train_set, batch_size=self.hparams.batch_size, sampler=sampler, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=self.hparams.batch_size)
+        sampler = eval_sampler(self.val_set, self.trainer)  # under DDP: no image counted twice
+        return DataLoader(self.val_set, batch_size=self.hparams.batch_size, sampler=sampler)
 
 
 def random_crops(images: Tensor, crop_size: int, generator: torch.Generator | None = None) -> Tensor:

@@ -317,8 +317,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         if self.hparams.channels_last:
             image, mask = (t.contiguous(memory_format=torch.channels_last) for t in (image, mask))
         opt_g, opt_d = self.optimizers()
-        accumulate = self.hparams.accumulate_grad_batches
-        should_step = (batch_idx + 1) % accumulate == 0 or self.trainer.is_last_batch
+        should_step = not self._accumulating(batch_idx)
         n = image.shape[0]
         if image.shape[-1] == image.shape[-2]:
             self.trained_image_size = int(image.shape[-1])

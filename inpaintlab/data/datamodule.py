@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from inpaintlab.data.folder_dataset import TrainImageDataset, ValImageDataset
 from inpaintlab.data.gpu_store import DeviceImageStore, IndexDataset, index_collate, is_index_batch
 from inpaintlab.data.image_io import drop_unreadable, list_image_files
-from inpaintlab.data.seeding import EpochSeededSampler, mix_seed
+from inpaintlab.data.seeding import EpochSeededSampler, eval_sampler, mix_seed
 from inpaintlab.data.transforms import Augmentation
 from inpaintlab.masks import BlockMasks
 from inpaintlab.masks.base import MaskSampler
@@ -241,23 +241,26 @@ class InpaintDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader | list:
-        """Validation batches in file order (an empty list when there are no validation images)."""
+        """Validation batches in file order (an empty list when there are no validation images); under DDP
+        each rank takes every world-size-th image, none twice (:func:`~inpaintlab.data.seeding.eval_sampler`)."""
         if self.val_files is None:
             self.setup("validate")
         if not self.val_files:
             return []
+        trainer = self.trainer
         if self.gpu_cache:
+            dataset = IndexDataset(len(self.val_files))
             return DataLoader(
-                IndexDataset(len(self.val_files)),
+                dataset,
                 self.val_batch_size,
-                shuffle=False,
+                sampler=eval_sampler(dataset, trainer),
                 collate_fn=index_collate("val"),
                 **self._workers(),
             )
         return DataLoader(
             self.val_dataset,
             self.val_batch_size,
-            shuffle=False,
+            sampler=eval_sampler(self.val_dataset, trainer),
             pin_memory=self._pin_memory(),
             **self._workers(),
         )

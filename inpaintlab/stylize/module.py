@@ -32,7 +32,7 @@ from inpaintlab.models import create_discriminator, create_translator
 from inpaintlab.module import ModelSpec, build_from_spec
 from inpaintlab.training import NonFiniteGuard, log_image_grid
 from inpaintlab.training.manual_step import ManualStepMixin
-from inpaintlab.training.validation import create_fid_metric, fid_due
+from inpaintlab.training.validation import agree_on_real_cache, create_fid_metric, fid_due
 
 
 class CycleGAN(ManualStepMixin, L.LightningModule):
@@ -194,6 +194,8 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
     # ------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:
         self._fid_epoch = fid_due(self)
+        if self._fid_epoch:
+            agree_on_real_cache(self.fid, self.trainer.strategy)
         self._grid = None
 
     def validation_step(self, batch: dict[str, Tensor | None], batch_idx: int) -> None:

@@ -8,14 +8,17 @@ A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that ha
 :class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``,
 ``self.discriminator_steps``, ``self.augment_calls``, ``self.last_fid``, ``self.last_val_metrics``,
 ``self.recipe`` and the hyper-parameters
-``augment_seed``, ``gradient_clip_val`` (and optionally ``accumulate_grad_batches``).
+``augment_seed``, ``gradient_clip_val`` (and optionally ``accumulate_grad_batches``: batches that only
+accumulate skip DDP's gradient all-reduce).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 
 import torch
+from lightning.pytorch.strategies import ParallelStrategy
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -52,9 +55,41 @@ class ManualStepMixin:
         return torch.Generator().manual_seed(seed)
 
     def _finite_everywhere(self, loss: Tensor) -> bool:
-        """True when ``loss`` is finite on every rank (so all ranks skip or step together)."""
-        finite = bool(torch.isfinite(loss.detach()).all())
-        return bool(self.trainer.strategy.reduce_boolean_decision(finite, all=True))
+        """True when ``loss`` is finite on every rank (so all ranks skip or step together).
+
+        One device-to-host read per optimizer step: the flag is reduced on the device (a min over the
+        ranks under DDP) and read once, instead of reading it, reducing it and reading it again."""
+        finite = torch.isfinite(loss.detach()).all().to(torch.float32)
+        if self.trainer.world_size > 1:
+            finite = self.trainer.strategy.reduce(finite, reduce_op="min")
+        return bool(finite.item())
+
+    # ------------------------------------------------------------------ gradient accumulation
+    def _accumulating(self, batch_idx: int) -> bool:
+        """Whether this batch only accumulates gradients (no optimizer step at its end)."""
+        every = int(self.hparams.get("accumulate_grad_batches", 1))
+        if every <= 1:
+            return False
+        last = self.trainer.is_last_batch or batch_idx + 1 >= self.trainer.num_training_batches
+        return (batch_idx + 1) % every != 0 and not last
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        """Under DDP, a batch that only accumulates runs in ``strategy.block_backward_sync()`` (DDP's
+        ``no_sync``, entered before the wrapped forward): its gradients stay local and are all-reduced
+        once, with the next stepping batch's."""
+        self._close_no_sync()
+        if self._accumulating(batch_idx) and isinstance(self.trainer.strategy, ParallelStrategy):
+            self._no_sync = ExitStack()
+            self._no_sync.enter_context(self.trainer.strategy.block_backward_sync())
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self._close_no_sync()
+
+    def _close_no_sync(self) -> None:
+        stack = getattr(self, "_no_sync", None)
+        if stack is not None:
+            self._no_sync = None
+            stack.close()
 
     def _backward_and_step(
         self, optimizer, loss: Tensor, what: str, should_step: bool = True, counted: bool = True

@@ -53,8 +53,9 @@ def plain_data(obj: Any) -> Any:
 
 def create_fid_metric(hparams: Any, extractor: torch.nn.Module | None, trainer: Any):
     """The epoch FID metric of a GAN module from its ``fid_weights_path``, ``kid`` and ``fid_cache_dir``
-    hyper-parameters (``extractor`` replaces Inception). With a cache folder and full validation, the
-    real statistics are cached under a fingerprint of the data module's ``val_files`` and image size."""
+    hyper-parameters (``extractor`` replaces Inception). With full validation the metric knows the size of
+    the real set (the data module's ``val_files``), so it caches only complete real statistics; with a
+    cache folder they are also cached on disk under a fingerprint of those files and the image size."""
     from inpaintlab.metrics.fid import FIDMetric, real_set_fingerprint
 
     fid = FIDMetric(
@@ -65,10 +66,21 @@ def create_fid_metric(hparams: Any, extractor: torch.nn.Module | None, trainer: 
     )
     datamodule = getattr(trainer, "datamodule", None)
     files = getattr(datamodule, "val_files", None)
-    if hparams.fid_cache_dir and files and trainer.limit_val_batches == 1.0:
-        size = getattr(datamodule, "image_size", None)
-        fid.real_fingerprint = real_set_fingerprint(files, size, fid.extractor_id)
+    if files and trainer.limit_val_batches == 1.0:
+        fid.num_real_images = len(files)
+        if hparams.fid_cache_dir:
+            size = getattr(datamodule, "image_size", None)
+            fid.real_fingerprint = real_set_fingerprint(files, size, fid.extractor_id)
     return fid
+
+
+def agree_on_real_cache(fid: Any, strategy: Any) -> None:
+    """Before an FID epoch: unless every rank has the real statistics cached, every rank drops them and
+    feeds the real images again, so the real set they gather is complete and the same everywhere (a rank
+    whose disk cache differs, e.g. on another node, would otherwise skip its share)."""
+    cached = not fid.needs_real_images
+    if not bool(strategy.reduce_boolean_decision(cached, all=True)) and cached:
+        fid.reset_real_cache(from_disk=False)
 
 
 def fid_due(module: Any) -> bool:
@@ -134,6 +146,8 @@ class ValidationMixin:
 
     def on_validation_epoch_start(self) -> None:
         self._fid_epoch = self._fid_this_epoch()
+        if self._fid_epoch:
+            agree_on_real_cache(self.fid, self.trainer.strategy)
         self._grid_images = None
 
     def on_test_epoch_start(self) -> None:
