@@ -357,3 +357,46 @@ def test_two_process_ddp_keeps_ranks_identical_and_matches_one_process(tmp_path,
     single = make_trainer(tmp_path / "single").validate(model, make_data(domains), verbose=False)[0]
     for key in ("val/fid", "val/cycle_l1"):
         assert single[key] == pytest.approx(ddp[key], rel=1e-5), key
+
+
+def test_image_pool_keeps_a_history_and_swaps_half_once_full():
+    from inpaintlab.stylize import ImagePool
+
+    pool = ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 2, 2)
+    assert torch.equal(pool.query(first, torch.Generator().manual_seed(0)), first)  # filling: as they are
+    assert len(pool) == 4
+    swapped = 0
+    for step in range(20):
+        new = torch.full((2, 3, 2, 2), 100.0 + step)
+        out = pool.query(new, torch.Generator().manual_seed(step))
+        assert out.shape == new.shape
+        swapped += int((out[:, 0, 0, 0] < 100.0 + step).sum())  # an older image came back instead
+    assert 10 <= swapped <= 30  # about half of the 40 fakes
+    again = ImagePool(4)
+    again.load_state_dict(pool.state_dict())
+    assert torch.equal(again.images, pool.images)
+    assert torch.equal(ImagePool(0).query(first), first)
+    with pytest.raises(ValueError, match="pool size"):
+        ImagePool(-1)
+
+
+def test_discriminators_learn_from_older_fakes_and_the_pool_is_checkpointed(tmp_path, domains):
+    model = make_model(pool_size=2)
+    seen = []
+    model.d_monet.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    made = []
+    model.photo_to_monet.register_forward_hook(lambda m, args, out: made.append(out.detach().clone()))
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    make_trainer(tmp_path, callbacks=[ckpt], limit_train_batches=3, limit_val_batches=0).fit(model, make_data(domains))
+    # per step D_m runs on G's fakes (G update), the paintings, the pooled fakes (D update); G_pm makes
+    # the fakes, then runs for the cycle and the identity loss
+    pooled, fakes = seen[2::3], made[0::3]
+    assert len(pooled) == len(fakes) == 3
+    older = [any(torch.equal(img, old) for img in pooled[s] for prev in fakes[:s] for old in prev) for s in (1, 2)]
+    assert any(older)  # once the pool is full, D sees fakes of an earlier step
+    counters = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["inpaintlab_training"]
+    assert counters["image_pools"]["monet"].shape == (1, 2, 3, SIZE, SIZE)
+    restored = make_model(pool_size=2)
+    restored.load_training_counters(counters)
+    assert torch.equal(restored.fake_pools["monet"].images, model.fake_pools["monet"].images.cpu())

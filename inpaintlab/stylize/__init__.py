@@ -7,6 +7,7 @@ which ``InpaintDataModule(extra_train_dirs=...)`` can add to a Monet training se
 """
 
 from inpaintlab.stylize.data import RandomCrops, UnpairedDataModule, random_crop_flip
+from inpaintlab.stylize.image_pool import ImagePool
 from inpaintlab.stylize.module import CycleGAN
 
-__all__ = ["CycleGAN", "RandomCrops", "UnpairedDataModule", "random_crop_flip"]
+__all__ = ["CycleGAN", "ImagePool", "RandomCrops", "UnpairedDataModule", "random_crop_flip"]

@@ -6,7 +6,11 @@ One training step (manual optimisation, one optimizer for both generators, one f
     G update on  adv(D_m(aug(fake_monet))) + adv(D_p(aug(fake_photo)))
                  + cycle_weight * (|G_mp(fake_monet) - photo| + |G_pm(fake_photo) - monet|)
                  + identity_weight * cycle_weight * (|G_pm(monet) - monet| + |G_mp(photo) - photo|)
-    D update on  0.5 * (adv_D(D_m(aug(monet)), D_m(aug(fake_monet))) + adv_D(D_p(aug(photo)), D_p(aug(fake_photo))))
+    D update on  0.5 * (adv_D(D_m(aug(monet)), D_m(aug(pool_m(fake_monet)))) + adv_D(D_p(aug(photo)), D_p(aug(pool_p(fake_photo)))))
+
+where ``pool_*`` is the paper's history of 50 generated images per domain (:class:`ImagePool`: once full,
+each fake is swapped for a stored older one with probability 1/2); the pools are saved in checkpoints,
+so a resumed run continues with the same history.
 
 with the package's discriminators, adversarial losses (least squares by default), DiffAugment (same
 parameters for the real and fake batch of a discriminator) and non-finite guard. Validation: FID of the
@@ -27,10 +31,12 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from inpaintlab.augment import DiffAugment
+from inpaintlab.data.seeding import mix_seed
 from inpaintlab.losses import discriminator_loss, generator_loss
 from inpaintlab.models import create_discriminator, create_translator
 from inpaintlab.module import ModelSpec, build_from_spec
 from inpaintlab.training import NonFiniteGuard, log_image_grid
+from inpaintlab.stylize.image_pool import ImagePool
 from inpaintlab.training.manual_step import ManualStepMixin
 from inpaintlab.training.validation import agree_on_real_cache, create_fid_metric, fid_due
 
@@ -55,7 +61,8 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         fid_every_n_epochs: FID of stylized val photos vs Monet val paintings every N epochs (0: never).
         fid_weights_path, fid_cache_dir, fid_feature_extractor, kid: as in ``InpaintGAN``.
         num_grid_images: columns of the validation grid (0: none).
-        augment_seed: seed of DiffAugment's draws.
+        augment_seed: seed of DiffAugment's and the image pools' draws.
+        pool_size: generated images each discriminator's history holds (CycleGAN: 50; 0: no history).
     """
 
     def __init__(
@@ -80,6 +87,7 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         kid: bool = False,
         num_grid_images: int = 4,
         augment_seed: int = 0,
+        pool_size: int = 50,
     ) -> None:
         super().__init__()
         for name, value in (("cycle_weight", cycle_weight), ("identity_weight", identity_weight)):
@@ -97,6 +105,8 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         self.d_photo = build_from_spec(discriminator, create_discriminator, "discriminator")
         self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
         self.guard = NonFiniteGuard(max_nonfinite_steps)
+        self.fake_pools = {domain: ImagePool(pool_size) for domain in ("monet", "photo")}
+        self.pool_calls = 0
         self._fid_feature_extractor = fid_feature_extractor
         self.fid = None
         self.val_cycle_l1 = MeanMetric()
@@ -144,6 +154,12 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
             return real, fake
         return self.augment(real, fake, generator=self._augment_generator())
 
+    def _pooled(self, domain: str, fake: Tensor) -> Tensor:
+        """What the discriminator of ``domain`` sees of the new ``fake`` batch: its image pool's answer."""
+        self.pool_calls += 1
+        seed = mix_seed("image-pool", self.hparams.augment_seed, self.global_rank, self.pool_calls)
+        return self.fake_pools[domain].query(fake, torch.Generator().manual_seed(seed))
+
     def _adversarial_d(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         real_in, fake_in = self._augmented(real, fake.detach())
         return discriminator_loss(discriminator(real_in), discriminator(fake_in), kind=self.hparams.adversarial_kind)
@@ -177,7 +193,8 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
                 self.generator_steps += 1
         with self.toggled_optimizer(opt_d):
             d_loss = 0.5 * (
-                self._adversarial_d(self.d_monet, monet, fake_monet) + self._adversarial_d(self.d_photo, photo, fake_photo)
+                self._adversarial_d(self.d_monet, monet, self._pooled("monet", fake_monet))
+                + self._adversarial_d(self.d_photo, photo, self._pooled("photo", fake_photo))
             )
             if self._backward_and_step(opt_d, d_loss, "discriminator", counted=False):
                 self.discriminator_steps += 1
@@ -245,3 +262,23 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.read_checkpoint_info(checkpoint)
+
+    def training_counters(self) -> dict:
+        """The shared counters plus the image pools (every rank's, stacked: (world, n, C, H, W))."""
+        pools = {}
+        distributed = self._trainer is not None and self.trainer.world_size > 1
+        for domain, pool in self.fake_pools.items():
+            images = pool.state_dict()["images"]
+            if distributed:
+                images = self.all_gather(images.to(self.device)).cpu()  # every rank's pool, same size
+            else:
+                images = images[None]
+            pools[domain] = images
+        return {**super().training_counters(), "pool_calls": self.pool_calls, "image_pools": pools}
+
+    def load_training_counters(self, state: dict) -> None:
+        super().load_training_counters(state)
+        self.pool_calls = int(state.get("pool_calls", 0))
+        for domain, stacked in (state.get("image_pools") or {}).items():  # none in older checkpoints
+            if domain in self.fake_pools and stacked.ndim >= 1 and stacked.shape[0] > 0:
+                self.fake_pools[domain].load_state_dict({"images": stacked[self.global_rank % stacked.shape[0]]})
