@@ -30,6 +30,7 @@ def image_root(tmp_path_factory):
 def smoke_args(image_root, run_dir) -> list[str]:
     return [
         "-c", SMOKE,
+        "--data.synthetic", "null",
         "--data.train_dir", str(image_root / "train"),
         "--data.val_dir", str(image_root / "val"),
         "--trainer.logger.init_args.save_dir", str(run_dir),
@@ -65,6 +66,14 @@ def test_smoke_fit_then_validate_the_saved_checkpoint(tmp_path, image_root):
     assert cli.main(["validate", *args]) == 0
     val_psnr = [float(r["val/psnr_hole"]) for r in read_metrics(val_run) if r.get("val/psnr_hole")]
     assert val_psnr == pytest.approx(fit_psnr, rel=1e-6)  # the same weights give the same numbers
+
+
+def test_the_smoke_recipe_runs_from_any_folder_without_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the repository: no ../shared/data, no examples/ next to it
+    assert cli.main(["fit", "-c", SMOKE, "--trainer.enable_progress_bar", "false"]) == 0
+    assert (tmp_path / "runs" / "smoke" / "checkpoints" / "last.ckpt").is_file()
+    rows = [r for r in read_metrics(tmp_path / "runs" / "smoke") if r.get("val/psnr_hole")]
+    assert len(rows) == 1 and float(rows[0]["val/psnr_hole"]) > 0
 
 
 def test_print_config_shows_the_resolved_config(tmp_path, image_root, capsys):
