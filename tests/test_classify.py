@@ -10,14 +10,14 @@ from PIL import Image
 from inpaintlab.api.inpainter import load_model
 from inpaintlab.classify import StyleClassifierModule, StyleDataModule, random_crops
 from inpaintlab.hub.export import export_checkpoint
-from inpaintlab.models import build_model
+from inpaintlab.models import arch_of, build_model
 from inpaintlab.models.classifier import STYLES, StyleClassifier
 
 
 def test_classifier_shapes_any_size_and_rebuild():
     model = StyleClassifier(base_channels=4, depth=2, max_side=64).eval()
     assert model(torch.rand(3, 3, 40, 70)).shape == (3, 2)
-    rebuilt = build_model({"class": "StyleClassifier", "init": model.init_args}).eval()
+    rebuilt = build_model(arch_of(model)).eval()
     rebuilt.load_state_dict(model.state_dict())
     x = torch.rand(2, 3, 300, 200)  # larger than max_side: downscaled inside
     assert torch.equal(model(x), rebuilt(x))

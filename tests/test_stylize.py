@@ -10,7 +10,7 @@ from torch import nn
 
 from inpaintlab.checkpointing import AtomicCheckpointIO
 from inpaintlab.losses import discriminator_loss, generator_loss
-from inpaintlab.models import ResnetGenerator, UNetTranslator, build_model, create_translator
+from inpaintlab.models import ResnetGenerator, UNetTranslator, arch_of, build_model, create_translator
 from inpaintlab.stylize import CycleGAN, UnpairedDataModule, random_crop_flip
 from inpaintlab.training.synthetic import write_image_folder
 
@@ -65,7 +65,7 @@ def test_resnet_generator_any_size_in_range_with_gradients_and_rebuilds():
     assert out.shape == image.shape and 0 <= out.min() and out.max() <= 1
     out.mean().backward()
     assert image.grad.abs().sum() > 0
-    rebuilt = build_model({"class": "ResnetGenerator", "init": model.init_args})
+    rebuilt = build_model(arch_of(model))
     rebuilt.load_state_dict(model.state_dict())
     with torch.no_grad():
         assert torch.equal(rebuilt(image), model(image))
