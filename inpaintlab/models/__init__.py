@@ -178,7 +178,7 @@ def arch_of(model: nn.Module) -> ArchSpec:
     """The spec that rebuilds ``model``'s architecture, from the arguments it recorded (``init_args``)."""
     init = getattr(model, "init_args", None)
     if not isinstance(init, dict):
-        raise ValueError(f"{type(model).__name__} records no init_args; decorate its __init__ with records_init_args")
+        raise TypeError(f"{type(model).__name__} records no init_args; decorate its __init__ with records_init_args")
     return canonical_arch(type(model), init)
 
 

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inpaintlab.models.base import records_init_args
 from inpaintlab._checks import check_image
+from inpaintlab.models.base import records_init_args
 
 STYLES = ("photo", "monet")
 

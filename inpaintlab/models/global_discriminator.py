@@ -6,8 +6,8 @@ import math
 
 from torch import Tensor, nn
 
-from inpaintlab.models.base import records_init_args
 from inpaintlab._checks import check_image
+from inpaintlab.models.base import records_init_args
 from inpaintlab.models.layers import (
     apply_spectral_norm,
     check_norm,

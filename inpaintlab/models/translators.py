@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from inpaintlab.models.base import records_init_args
 from inpaintlab._checks import check_image
+from inpaintlab.models.base import records_init_args
 from inpaintlab.models.layers import (
     ConvNormAct,
     apply_spectral_norm,

@@ -18,8 +18,9 @@ Policies follow the paper's reference code (``DiffAugment_pytorch.py``) exactly:
   the border as in the paper).
 
 Each primitive is a ``kornia.augmentation`` module: kornia's :class:`~kornia.augmentation.RandomBrightness`
-(``clip_output=False``) and :class:`~kornia.augmentation.RandomErasing`, and three subclasses below
-where kornia's own colour/translation ops do something else (kornia's saturation works in HSV and clamps,
+(``clip_output=False``) and :class:`~kornia.augmentation.RandomErasing`, and three subclasses of kornia's
+public ``IntensityAugmentationBase2D`` / ``GeometricAugmentationBase2D`` below, where kornia's own
+colour/translation ops do something else (kornia's saturation works in HSV and clamps,
 its contrast scales about 0, its translation interpolates). Parameters are drawn here, from an explicit
 ``torch.Generator``, and handed to the kornia modules through their ``params=`` argument, because kornia
 only samples from torch's global RNG.
@@ -32,9 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from kornia.augmentation import RandomBrightness, RandomErasing
-from kornia.augmentation._2d.geometric.base import GeometricAugmentationBase2D
-from kornia.augmentation._2d.intensity.base import IntensityAugmentationBase2D
+from kornia.augmentation import (
+    GeometricAugmentationBase2D,
+    IntensityAugmentationBase2D,
+    RandomBrightness,
+    RandomErasing,
+)
 from torch import Tensor, nn
 
 from inpaintlab._checks import check_image

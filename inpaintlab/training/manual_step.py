@@ -1,15 +1,14 @@
-"""Manual-optimisation steps shared by the GAN LightningModules (``InpaintGAN``, ``CycleGAN``).
+"""Manual-optimisation steps shared by the GAN tasks (``InpaintModule``, ``StylizeModule``).
 
 Step counting: only the generator's optimizer step counts as a training step, so ``trainer.global_step``,
 ``max_steps``, ``every_n_train_steps`` and the image grids' step axis count generator updates; the
 discriminators' steps (``d_steps`` per generator update, none during warm-up) are not counted.
 
-A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that has ``self.guard`` (a
-:class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``,
-``self.discriminator_steps``, ``self.augment_calls``, ``self.last_fid``, ``self.last_val_metrics``,
-``self.recipe`` and the hyper-parameters
-``augment_seed``, ``gradient_clip_val`` (and optionally ``accumulate_grad_batches``: batches that only
-accumulate skip DDP's gradient all-reduce).
+A mixin of a ``LightningModule`` with ``automatic_optimization = False`` and the hyper-parameters
+``augment_seed``, ``gradient_clip_val``, ``max_nonfinite_steps`` (and optionally
+``accumulate_grad_batches``: batches that only accumulate skip DDP's gradient all-reduce). Call
+:meth:`_init_steps` in ``__init__``: it creates the guard and the counters a resume restores
+(:meth:`training_counters`, saved in ``ckpt["inpaintlab_training"]``).
 """
 
 from __future__ import annotations
@@ -19,12 +18,11 @@ from contextlib import ExitStack
 
 import torch
 from lightning.pytorch.strategies import ParallelStrategy
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from inpaintlab.data.seeding import mix_seed
-from inpaintlab.training.validation import plain_data
-
+from inpaintlab.training.guards import NonFiniteGuard
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +33,13 @@ def _no_closure() -> None:
 
 class ManualStepMixin:
     """Seeded DiffAugment draws, a DDP-consistent non-finite check, and backward + clip + step."""
+
+    def _init_steps(self) -> None:
+        self.guard = NonFiniteGuard(self.hparams.max_nonfinite_steps)
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+        self.augment_calls = 0
+        self.recipe: dict[str, str] = {}  # set by the CLI: the config file and data folders of this run
 
     def check_separate_backwards(self) -> None:
         """Call from ``on_fit_start`` (the model is wrapped by then): under DDP, each backward touches only
@@ -122,27 +127,6 @@ class ManualStepMixin:
         return True
 
     # ------------------------------------------------------------------ checkpoints
-    def write_checkpoint_info(self, checkpoint: dict, arch_key: str, model: nn.Module, **info) -> None:
-        """Fill ``checkpoint`` for the hub and for a resume: ``checkpoint["inpaintlab"]`` holds the exported
-        model's architecture under ``arch_key``, ``info`` (image size, mask kind, style), the last val
-        metrics and the recipe; ``checkpoint["inpaintlab_training"]`` the counters (:meth:`training_counters`).
-        Everything is plain data: ``torch.load(weights_only=True)`` reads every checkpoint."""
-        checkpoint["inpaintlab"] = plain_data({
-            arch_key: {"class": type(model).__name__, "init": dict(model.init_args)},
-            **info,
-            "metrics": dict(self.last_val_metrics),
-            "recipe": dict(self.recipe),
-        })  # fmt: skip
-        checkpoint["inpaintlab_training"] = self.training_counters()
-        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
-            if key in checkpoint:
-                checkpoint[key] = plain_data(checkpoint[key])
-
-    def read_checkpoint_info(self, checkpoint: dict) -> None:
-        """Restore the counters and last val metrics that :meth:`write_checkpoint_info` saved."""
-        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
-        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
-
     def training_counters(self) -> dict:
         """Step counters, DiffAugment draw count, guard and last FID: what a resume needs besides weights."""
         return {
@@ -150,7 +134,7 @@ class ManualStepMixin:
             "discriminator_steps": self.discriminator_steps,
             "augment_calls": self.augment_calls,
             "guard": self.guard.state_dict(),
-            "last_fid": self.last_fid,
+            "last_fid": getattr(self, "last_fid", None),
         }
 
     def load_training_counters(self, state: dict) -> None:
@@ -160,3 +144,9 @@ class ManualStepMixin:
         self.augment_calls = int(state.get("augment_calls", 0))
         self.guard.load_state_dict(state.get("guard", {}))
         self.last_fid = state.get("last_fid")
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Restore the counters and the last val metrics (a resume, or ``load_from_checkpoint``)."""
+        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
+        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
+        self._weights_restored = True

@@ -27,9 +27,9 @@ from inpaintlab.data.folder_dataset import TrainImageDataset, ValImageDataset
 from inpaintlab.data.gpu_store import DeviceImageStore, IndexDataset, index_collate, is_index_batch
 from inpaintlab.data.image_io import drop_unreadable, list_image_files
 from inpaintlab.data.seeding import EpochSeededSampler, eval_sampler, mix_seed
+from inpaintlab.data.synthetic import write_image_folder
 from inpaintlab.data.transforms import Augmentation
 from inpaintlab.masks import BlockMasks
-from inpaintlab.training.synthetic import write_image_folder
 from inpaintlab.masks.base import MaskSampler
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class InpaintDataModule(L.LightningDataModule):
         seed: seed of the split, the training order, augmentation and every mask.
         limit_train, limit_val: use only the first K files (smoke runs).
         synthetic: instead of folders, this many generated training pictures (smooth gradients with soft
-            blobs, :mod:`inpaintlab.training.synthetic`) and a quarter as many validation pictures (at least
+            blobs, :mod:`inpaintlab.data.synthetic`) and a quarter as many validation pictures (at least
             2), written to a temporary folder at set-up: a smoke run needs no data and works from anywhere.
 
     Batches: ``{"image": (N,3,S,S) float [0,1], "mask": (N,1,S,S) float {0,1}, "kind": list[str]}``.

@@ -1,4 +1,4 @@
-"""``InpaintGAN``: the LightningModule that trains an inpainting generator against a discriminator.
+"""``InpaintModule``: the LightningModule that trains an inpainting generator against a discriminator.
 
 One training step (manual optimisation, two optimizers, two-time-scale learning rates)::
 
@@ -12,13 +12,15 @@ updates per batch are not counted, so the count does not change pace when the wa
 During ``warmup_steps`` the generator trains on the reconstruction loss alone and the discriminator is
 not updated; from ``freeze_discriminator_at`` on it stops learning but still drives the generator.
 Validation runs the EMA generator: hole PSNR/SSIM/L1 (per mask kind), FID every ``fid_every_n_epochs``
-and an image grid. Checkpoints hold only tensors and plain data (``torch.load(weights_only=True)``).
+and an image grid (:class:`~inpaintlab.training.validation.EvaluationMixin`). Checkpoints hold only
+tensors and plain data (``torch.load(weights_only=True)``); ``inpaintlab export`` writes the EMA generator.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from typing import Any
 
 import lightning as L
@@ -26,8 +28,6 @@ import torch
 from torch import Tensor, nn
 
 from inpaintlab._checks import composite
-from inpaintlab.augment import DiffAugment
-from inpaintlab.checkpointing import load_init_weights
 from inpaintlab.losses import (
     LossWeights,
     discriminator_loss,
@@ -35,43 +35,34 @@ from inpaintlab.losses import (
     generator_loss,
 )
 from inpaintlab.metrics.hole import HoleMetrics
-from inpaintlab.models import build_model, create_discriminator, create_generator
+from inpaintlab.models import build_model
+from inpaintlab.tasks.inpaint.losses import FeatureLosses, reconstruction_loss
 from inpaintlab.training import (
     SCHEDULERS,
-    NonFiniteGuard,
     build_scheduler,
     create_ema,
     ema_update_,
     step_scheduler,
     warmed_up_decay,
 )
-from inpaintlab.training.feature_losses import FeatureLosses, reconstruction_loss
+from inpaintlab.training.checkpoint_io import load_init_weights, write_checkpoint_info
+from inpaintlab.training.ddp import sync_batchnorm
+from inpaintlab.training.diffaugment import DiffAugment
 from inpaintlab.training.manual_step import ManualStepMixin
-from inpaintlab.training.validation import ValidationMixin
+from inpaintlab.training.validation import EvaluationMixin
 
 log = logging.getLogger(__name__)
 
-ModelSpec = str | dict[str, Any]
+ArchSpec = str | dict[str, Any]
 
 
-def build_from_spec(spec: ModelSpec, create, what: str) -> nn.Module:
-    """A model from a preset name (through ``create``) or a ``{"class", "init"}`` dict."""
-    if isinstance(spec, str):
-        return create(spec)
-    if isinstance(spec, dict) and "class" in spec:
-        return build_model({"class": spec["class"], "init": dict(spec.get("init") or {})})
-    raise TypeError(
-        f"{what} must be a registry name such as 'unet.tiny' or a dict "
-        f"{{'class': ..., 'init': {{...}}}}, got {spec!r}"
-    )
-
-
-class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
+class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
     """GAN inpainting with manual optimisation (``automatic_optimization = False``).
 
     Args:
-        generator: registry name (``inpaintlab.models.create_generator``) or ``{"class", "init"}`` dict.
-        discriminator: registry name (``create_discriminator``) or ``{"class", "init"}`` dict.
+        generator: architecture spec of G: a generator preset of ``inpaintlab.models.PRESETS`` (e.g.
+            ``"unet.prefill"``) or ``{"preset": ..., "args": {...}}``.
+        discriminator: architecture spec of D (e.g. ``"patch.70"``; ``in_channels: 4`` sees the mask).
         losses: loss weights (``LossWeights`` or its fields as a dict); default ``LossWeights()``.
         g_lr, d_lr: Adam learning rates of G and D (two-time-scale update rule).
         betas, weight_decay: Adam settings shared by both optimizers.
@@ -106,8 +97,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
 
     def __init__(
         self,
-        generator: ModelSpec = "unet.tiny",
-        discriminator: ModelSpec = "patch.tiny",
+        generator: ArchSpec = "unet.tiny",
+        discriminator: ArchSpec = "patch.tiny",
         losses: LossWeights | None = None,
         g_lr: float = 1e-4,
         d_lr: float = 4e-4,
@@ -167,28 +158,20 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         self.hparams["losses"] = dataclasses.asdict(self.loss_weights)
         self.automatic_optimization = False
 
-        self.generator = build_from_spec(generator, create_generator, "generator")
-        self.discriminator = build_from_spec(discriminator, create_discriminator, "discriminator")
+        self.generator = build_model(generator, role="generator")
+        self.discriminator = build_model(discriminator, role="discriminator")
         self.generator_ema = create_ema(self.generator) if ema_decay is not None else None
         self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
         self.feature_losses = FeatureLosses(self.loss_weights, feature_network)
         self.val_metrics = HoleMetrics()
         self._fid_feature_extractor = fid_feature_extractor
-        self.fid = None  # built in setup(), when FID is on
-        self.guard = NonFiniteGuard(max_nonfinite_steps)
-        self.generator_steps = 0
-        self.discriminator_steps = 0
-        self.augment_calls = 0
         self.trained_image_size: int | None = None  # side of the training batches, for the hub
-        self.recipe: dict[str, str] = {}  # set by the CLI: the config file and data folder of this run
         self._weights_restored = False
         self._compiled = False
-        self._init_validation_state()
+        self._init_steps()
+        self._init_evaluation()
 
-    @staticmethod
-    def checkpoint_monitor(init_args: dict[str, Any]) -> tuple[str, str]:
-        """What ``checkpoint.monitor: auto`` resolves to: val/fid (min) with FID on, else val/psnr_hole (max)."""
-        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else ("val/psnr_hole", "max")
+    checkpoint_monitor_without_fid = ("val/psnr_hole", "max")
 
     # ------------------------------------------------------------------ properties
     @property
@@ -208,16 +191,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
-        strategy = self.trainer.strategy
-        has_batchnorm = any(
-            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.discriminator.modules()
-        )
-        if has_batchnorm and self.trainer.world_size > 1 and strategy.root_device.type != "cpu":
-            # Each rank's BatchNorm would see only its share of the real (or fake) batch: SyncBatchNorm
-            # normalises with the statistics of the global batch, as one process would. (The default
-            # discriminator norms, instance and spectral, keep no batch state at all; torch has no CPU
-            # SyncBatchNorm, so gloo runs keep per-rank statistics.)
-            self.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminator)
+        device = self.trainer.strategy.root_device.type
+        self.discriminator = sync_batchnorm(self.discriminator, self.trainer.world_size, device)
         if self.hparams.channels_last:
             for model in (self.generator, self.generator_ema, self.discriminator):
                 if model is not None:
@@ -228,7 +203,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             self.generator.compile(backend=self.hparams.compile_backend)
             self.discriminator.compile(backend=self.hparams.compile_backend)
             self._compiled = True
-        self._setup_validation()
+        self._setup_fid()
 
     def on_fit_start(self) -> None:
         self.check_separate_backwards()
@@ -243,8 +218,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             self.generator.load_state_dict(weights.generator)
         except RuntimeError as err:
             raise ValueError(
-                f"init_from={path!r}: its generator weights do not fit {type(self.generator).__name__}"
-                f"({self.generator.init_args}); use the same model.generator as the run that wrote it. {err}"
+                f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
+                f"use the same model.generator as the run that wrote it. {err}"
             ) from None
         if self.generator_ema is not None:
             self.generator_ema.load_state_dict(self.generator.state_dict())
@@ -253,7 +228,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
                 self.discriminator.load_state_dict(weights.discriminator)
             except RuntimeError:
                 log.warning("init_from=%s: discriminator weights do not fit; D starts from scratch", path)
-        log.info("InpaintGAN: initialised from %s (%s generator weights)", path, weights.source)
+        log.info("InpaintModule: initialised from %s (%s generator weights)", path, weights.source)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -355,13 +330,69 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             return []
         return list(schedulers) if isinstance(schedulers, list) else [schedulers]
 
-    # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.write_checkpoint_info(
-            checkpoint, "generator_arch", self.generator, image_size=self.checkpoint_image_size(),
-            mask_kind=self.checkpoint_mask_kind(), style=self.hparams.style,
-        )  # fmt: skip
+    # ------------------------------------------------------------------ validation, test, predict
+    @torch.no_grad()
+    def _evaluate_batch(self, batch: dict[str, Any], prefix: str) -> None:
+        image, mask = batch["image"], batch["mask"]
+        pred = self.inference_generator.predict(image, mask)
+        output = composite(pred, image, mask)
+        kinds = batch.get("kind")
+        if kinds is not None and any(k not in self.val_metrics.kinds for k in kinds):
+            kinds = None  # a kind the metric does not track: count these images only in the overall values
+        self.val_metrics.update(output, image, mask, kinds)
+        rec = reconstruction_loss(self.loss_weights, pred, image, mask)
+        self.log(f"{prefix}/loss_rec", rec, sync_dist=True, batch_size=image.shape[0])
+        self.update_fid(image, output)
+        self.keep_grid((torch.where(mask > 0.5, torch.zeros_like(image), image), output, image), mask)
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.read_checkpoint_info(checkpoint)
-        self._weights_restored = True
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate_batch(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate_batch(batch, "test")
+
+    @torch.no_grad()
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Inpainted images (N,3,H,W) from the EMA generator (known pixels copied from the input)."""
+        return self.inference_generator(batch["image"], batch["mask"])
+
+    def _finish(self, prefix: str) -> dict[str, float]:
+        values = {} if self.trainer.sanity_checking else {k: float(v) for k, v in self.val_metrics.compute().items()}
+        self.val_metrics.reset()
+        return self.finish_epoch(prefix, values)
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = self._finish("val")
+        if metrics and self.trainer.state.fn == "fit" and self.hparams.scheduler == "plateau":
+            fresh = self._fid_epoch if self.fid_enabled else True  # a repeated FID is no new evidence
+            value = metrics.get(self.monitor.split("/", 1)[1])
+            if fresh and value is not None and math.isfinite(value):
+                for scheduler in self._schedulers():
+                    step_scheduler(scheduler, value)
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test")
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_image_size(self) -> int | None:
+        """The training resolution recorded for the hub: the data module's, else that of the training
+        batches, else the generator's own (a context encoder's)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        size = getattr(datamodule, "image_size", None) or self.trained_image_size
+        size = size or getattr(self.generator, "native_resolution", None)
+        return int(size) if size else None
+
+    def checkpoint_mask_kind(self) -> str | None:
+        """The training mask kind recorded for the hub: hparam, else the data module's sampler's kind."""
+        if self.hparams.mask_kind:
+            return self.hparams.mask_kind
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        kind = getattr(getattr(datamodule, "masks", None), "kind", None)
+        return kind if isinstance(kind, str) and kind != "unknown" else None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        write_checkpoint_info(
+            checkpoint, task="inpaint", model=self.generator, image_size=self.checkpoint_image_size(),
+            mask_kind=self.checkpoint_mask_kind(), style=self.hparams.style, metrics=self.last_val_metrics,
+            recipe=self.recipe, counters=self.training_counters(),
+        )  # fmt: skip

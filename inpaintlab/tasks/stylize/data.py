@@ -1,4 +1,4 @@
-"""Unpaired photos and paintings for CycleGAN: ``{"photo": (N,3,S,S), "monet": (N,3,S,S)}`` batches in [0,1].
+"""Unpaired photos and paintings for the CycleGAN (``StylizeDataModule``): ``{"photo": (N,3,S,S), "monet": (N,3,S,S)}`` batches in [0,1].
 
 Both sets are decoded once into uint8 tensors (centre squares at ``load_size``); a training sample is a
 random ``image_size`` crop with a random horizontal flip (CycleGAN's resize-and-crop jitter), drawn from
@@ -49,7 +49,7 @@ class RandomCrops(Dataset):
         return random_crop_flip(self.images[index], self.size, torch.Generator().manual_seed(seed))
 
 
-class UnpairedDataModule(L.LightningDataModule):
+class StylizeDataModule(L.LightningDataModule):
     """Photos and Monet paintings, unpaired.
 
     Args:
