@@ -6,7 +6,7 @@
 What it measures, for ``examples/configs/photo-center.yaml``'s model (UNet ~6.9M parameters + 3-layer
 PatchGAN, 256 px; warm-up off so every step has one D and one G update, DiffAugment as configured):
 
-* images/s of a full training step through Lightning (``InpaintGAN.training_step``: G forward, D update
+* images/s of a full training step through Lightning (``InpaintModule.training_step``: G forward, D update
   on real and fake, G update through D, EMA), median over timed steps after warm-up steps, on synthetic
   in-memory batches (data loading excluded), for each precision / memory-format / compile variant;
 * FLOPs per image of one step (``torch.utils.flop_counter.FlopCounterMode``: forward + backward of both
@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
+from inpaintlab.tasks.inpaint import InpaintModule
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "examples" / "configs" / "photo-center.yaml"
@@ -70,11 +70,11 @@ class SyntheticBatches(Dataset):
         return {"image": self.images[i], "mask": self.masks[i], "kind": "blocks"}
 
 
-def recipe_model(**overrides) -> InpaintGAN:
-    """The photo recipe's InpaintGAN with warm-up, FID and init_from off (every step trains G and D)."""
+def recipe_model(**overrides) -> InpaintModule:
+    """The photo recipe's InpaintModule with warm-up, FID and init_from off (every step trains G and D)."""
     init_args = yaml.safe_load(RECIPE.read_text())["model"]["init_args"]
     init_args.update(warmup_steps=0, fid_every_n_epochs=0, init_from=None, num_grid_images=0, **overrides)
-    return InpaintGAN(**init_args)
+    return InpaintModule(**init_args)
 
 
 def cpu_name() -> str:
