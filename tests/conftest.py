@@ -67,7 +67,7 @@ class ChannelStats(nn.Module):
 @pytest.fixture(scope="session")
 def image_root(tmp_path_factory) -> Path:
     """``train/`` (8) and ``val/`` (8) synthetic 32 px pictures for the inpainting tests."""
-    from inpaintlab.training.synthetic import write_image_folder
+    from inpaintlab.data.synthetic import write_image_folder
 
     root = tmp_path_factory.mktemp("images")
     write_image_folder(root / "train", 8, 32, seed=0)
@@ -78,7 +78,7 @@ def image_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def domains(tmp_path_factory) -> Path:
     """``{photo,monet}/{train,val}`` synthetic 20 px pictures (6/4 train, 4/2 val) for the two-domain tasks."""
-    from inpaintlab.training.synthetic import write_image_folder
+    from inpaintlab.data.synthetic import write_image_folder
 
     root = tmp_path_factory.mktemp("domains")
     write_image_folder(root / "photo/train", 6, 20, seed=0)

@@ -18,7 +18,6 @@ from inpaintlab.data import (
     Augmentation,
     DeviceImageStore,
     EpochSeededSampler,
-    InpaintDataModule,
     TrainImageDataset,
     ValImageDataset,
     crop_resize_batch,
@@ -33,6 +32,7 @@ from inpaintlab.data import (
 from inpaintlab.data.image_io import pil_to_uint8
 from inpaintlab.data.transforms import centre_crop_resize, random_crop_resize
 from inpaintlab.masks import MASK_KINDS, BlockMasks, CenterMasks, MixedMasks
+from inpaintlab.tasks.inpaint import InpaintDataModule
 
 SIZE = 16
 

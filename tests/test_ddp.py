@@ -17,10 +17,9 @@ import pytest
 import torch
 from conftest import ChannelStats
 
-from inpaintlab.data import InpaintDataModule
+from inpaintlab.data.synthetic import write_image_folder
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
-from inpaintlab.training.synthetic import write_image_folder
+from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
 
 SCRIPT = r"""
 import json, sys
@@ -31,9 +30,9 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from conftest import ChannelStats
-from inpaintlab.data import InpaintDataModule
+from inpaintlab.tasks.inpaint import InpaintDataModule
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
+from inpaintlab.tasks.inpaint import InpaintModule
 
 out, data = Path(sys.argv[1]), Path(sys.argv[2])
 
@@ -64,7 +63,7 @@ def data_module():
 
 
 L.seed_everything(0)
-model = InpaintGAN(
+model = InpaintModule(
     "unet.tiny", "patch.tiny", ema_decay=0.5, accumulate_grad_batches=2, diff_augment="color,translation",
     fid_every_n_epochs=1, fid_feature_extractor=ChannelStats(), num_grid_images=0,
 )
@@ -93,7 +92,7 @@ def test_two_process_ddp_matches_single_process(tmp_path, run_script):
     assert rank0.keys() == rank1.keys()
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
-    fresh = InpaintGAN("unet.tiny", "patch.tiny", ema_decay=0.5).state_dict()
+    fresh = InpaintModule("unet.tiny", "patch.tiny", ema_decay=0.5).state_dict()
     for prefix in ("generator.", "discriminator.", "generator_ema."):
         assert any(not torch.equal(fresh[k], rank0[k]) for k in rank0 if k.startswith(prefix)), prefix
 
@@ -110,7 +109,7 @@ def test_two_process_ddp_matches_single_process(tmp_path, run_script):
 
     # the same weights and images in one process give the same validation numbers
     ddp_metrics = json.loads((tmp_path / "metrics.json").read_text())
-    model = InpaintGAN(
+    model = InpaintModule(
         "unet.tiny", "patch.tiny", ema_decay=0.5, fid_every_n_epochs=1, fid_feature_extractor=ChannelStats(),
         num_grid_images=0,
     )  # fmt: skip

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaintlab.augment import POLICIES, DiffAugment, diff_augment
+from inpaintlab.training.diffaugment import POLICIES, DiffAugment, diff_augment
 
 # --- the paper's reference implementation (mit-han-lab/data-efficient-gans, DiffAugment_pytorch.py),
 # copied verbatim except that every draw takes an explicit generator ---------------------------------

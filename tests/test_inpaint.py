@@ -1,4 +1,4 @@
-"""Tests of the GAN LightningModule (inpaintlab.module.InpaintGAN) and its training helpers."""
+"""Tests of the GAN LightningModule (inpaintlab.tasks.inpaint.InpaintModule) and its training helpers."""
 
 from __future__ import annotations
 
@@ -9,27 +9,18 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from conftest import ChannelStats
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from scipy import linalg
 from torch import nn
 
-from inpaintlab.checkpointing import best_and_last_checkpoint, load_init_weights
-from inpaintlab.data import InpaintDataModule
 from inpaintlab.losses import masked_reconstruction_loss
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
+from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
 from inpaintlab.training import NonFiniteLossError, create_ema, ema_update_, warmed_up_decay
-from inpaintlab.training.synthetic import write_image_folder
+from inpaintlab.training.checkpoint_io import best_and_last_checkpoint, load_init_weights
 
-SIZE = 32
-
-
-@pytest.fixture(scope="module")
-def image_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("images")
-    write_image_folder(root / "train", 8, SIZE, seed=0)
-    write_image_folder(root / "val", 8, SIZE, seed=1)
-    return root
+SIZE = 32  # conftest's image_root: 8 train and 8 val pictures of 32 px
 
 
 def make_data(root, batch_size: int = 4, val_batch_size: int | None = None) -> InpaintDataModule:
@@ -39,14 +30,14 @@ def make_data(root, batch_size: int = 4, val_batch_size: int | None = None) -> I
     )  # fmt: skip
 
 
-def make_model(**kwargs) -> InpaintGAN:
+def make_model(**kwargs) -> InpaintModule:
     defaults = {
         "generator": "unet.tiny",
         "discriminator": "patch.tiny",
         "fid_every_n_epochs": 0,
         "num_grid_images": 0,
     }
-    return InpaintGAN(**{**defaults, **kwargs})
+    return InpaintModule(**{**defaults, **kwargs})
 
 
 def make_trainer(tmp_path, callbacks=(), **kwargs) -> L.Trainer:
@@ -257,7 +248,8 @@ def test_cosine_schedule_is_stepped_each_epoch(tmp_path, image_root):
         ({"d_steps": 0}, "d_steps must be an int >= 1"),
         ({"d_steps": 2, "accumulate_grad_batches": 2}, "not supported"),
         ({"ema_decay": 2.0}, "ema_decay must be in"),
-        ({"generator": 3}, "generator must be a registry name"),
+        ({"generator": 3}, "an architecture is a preset name"),
+        ({"generator": "patch.70"}, "is a discriminator preset, not a generator"),
         ({"scheduler": "step"}, "scheduler must be one of"),
     ],
 )
@@ -269,7 +261,8 @@ def test_bad_arguments_are_rejected(kwargs, match):
 
 # ---------------------------------------------------------------------------------------- checkpoints
 def test_checkpoint_is_plain_data_and_readable_by_the_hub(tmp_path, image_root):
-    from inpaintlab.hub.weights import build_model, load_training_checkpoint
+    from inpaintlab.hub.weights import load_training_checkpoint
+    from inpaintlab.models import build_model
 
     model = make_model(style="photo", ema_decay=0.5)
     ckpt = best_and_last_checkpoint(model, tmp_path / "ckpt")
@@ -280,7 +273,7 @@ def test_checkpoint_is_plain_data_and_readable_by_the_hub(tmp_path, image_root):
     assert (tmp_path / "ckpt" / "best.ckpt").is_file()
     checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     info = checkpoint["inpaintlab"]
-    assert info["generator_arch"] == {"class": "UNetGenerator", "init": model.generator.init_args}
+    assert (info["task"], info["arch"]) == ("inpaint", "unet.tiny")  # a preset name, never a class path
     assert (info["image_size"], info["mask_kind"], info["style"]) == (SIZE, "blocks", "photo")
     state = checkpoint["state_dict"]
     for prefix in ("generator.", "generator_ema.", "discriminator."):
@@ -289,11 +282,12 @@ def test_checkpoint_is_plain_data_and_readable_by_the_hub(tmp_path, image_root):
     assert isinstance(checkpoint["hyper_parameters"]["losses"], dict)
 
     weights, info = load_training_checkpoint(tmp_path / "ckpt" / "last.ckpt")
-    generator = build_model(info["generator_arch"])
+    assert info["weights"] == "ema"
+    generator = build_model(info["arch"])
     generator.load_state_dict(weights)
     for a, b in zip(generator.parameters(), model.generator_ema.parameters()):
         assert torch.equal(a, b)
-    reloaded = InpaintGAN.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    reloaded = InpaintModule.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert reloaded.generator_steps == 1 and reloaded.hparams.style == "photo"
     for a, b in zip(reloaded.generator_ema.parameters(), model.generator_ema.parameters()):
         assert torch.equal(a, b)
@@ -325,20 +319,11 @@ def test_init_from_a_checkpoint_and_a_safetensors_file(tmp_path, image_root):
         load_init_weights(tmp_path / "missing.ckpt")
     with pytest.raises(ValueError, match="do not fit"):
         make_model(
-            generator={"class": "UNetGenerator", "init": {"base_channels": 8, "depth": 3}}
+            generator={"preset": "unet.tiny", "args": {"base_channels": 8}}
         ).load_init_weights(last)
 
 
 # ---------------------------------------------------------------------------------------- validation
-class ChannelStats(nn.Module):
-    """A tiny deterministic feature extractor for FID tests: per-channel means (3 features)."""
-
-    num_features = 3
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return images.mean(dim=(2, 3))
-
-
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     mu1, mu2 = real.mean(0), fake.mean(0)
     s1, s2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
@@ -390,7 +375,7 @@ def test_image_grid_is_written_for_file_loggers(tmp_path, image_root):
 # ---------------------------------------------------------------------------------------- review bugs
 def test_four_channel_discriminator_sees_the_mask_moved_with_the_image():
     """DiffAugment's translation/cutout move the mask channel with the image; colour ops leave it alone."""
-    d_spec = {"class": "PatchDiscriminator", "init": {"in_channels": 4, "base_channels": 4, "num_layers": 2}}
+    d_spec = {"preset": "patch.tiny", "args": {"in_channels": 4}}
     seen = []
     for policy in ("translation,cutout", "color"):
         model = make_model(discriminator=d_spec, diff_augment=policy)
@@ -501,3 +486,28 @@ def test_ddp_without_find_unused_parameters_is_a_clear_error(tmp_path, image_roo
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+
+
+def test_batchnorm_discriminators_are_synchronised_on_several_gpu_processes():
+    """A BatchNorm D becomes SyncBatchNorm with the same state-dict keys under multi-GPU DDP only; the
+    default norms (no batch statistics) and single-process or CPU runs stay as they are."""
+    from types import SimpleNamespace
+
+    from inpaintlab.models import build_model
+    from inpaintlab.training.ddp import sync_batchnorm
+
+    d = build_model({"preset": "patch.tiny", "args": {"norm": "batch"}})
+    keys = list(d.state_dict())
+    synced = sync_batchnorm(copy.deepcopy(d), world_size=2, device_type="cuda")
+    assert any(isinstance(m, nn.SyncBatchNorm) for m in synced.modules())
+    assert list(synced.state_dict()) == keys  # checkpoints load into either form
+    for world, device in ((1, "cuda"), (2, "cpu")):
+        assert not any(isinstance(m, nn.SyncBatchNorm) for m in sync_batchnorm(d, world, device).modules())
+    plain = build_model("patch.tiny")
+    assert sync_batchnorm(plain, 2, "cuda") is plain
+
+    model = make_model(discriminator={"preset": "patch.tiny", "args": {"norm": "batch"}})
+    strategy = SimpleNamespace(root_device=torch.device("cuda", 0))
+    model._trainer = SimpleNamespace(strategy=strategy, world_size=2, datamodule=None, limit_val_batches=1.0)
+    model.setup("fit")  # what Lightning calls on every rank before wrapping the model in DDP
+    assert any(isinstance(m, nn.SyncBatchNorm) for m in model.discriminator.modules())
