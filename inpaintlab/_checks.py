@@ -59,10 +59,15 @@ def check_same_shape(a: Tensor, b: Tensor, names: tuple[str, str] = ("input", "t
 
 
 def composite(pred: Tensor, image: Tensor, mask: Tensor) -> Tensor:
-    """Blend a prediction into the hole: ``mask * pred + (1 - mask) * image``.
+    """The prediction in the hole, the image elsewhere: ``where(mask > 0.5, pred, image)``.
 
-    Known pixels (mask == 0) are copied from ``image`` exactly (``torch.where``, so they stay
+    The mask is thresholded, not blended: a soft mask value of 0.4 keeps the image's pixel, 0.6 takes
+    the prediction's. Known pixels are copied from ``image`` exactly (``torch.where``, so they stay
     bit-identical even where ``pred`` is NaN or where float rounding would change them).
+
+    >>> pred, image = torch.ones(1, 1, 1, 3), torch.zeros(1, 1, 1, 3)
+    >>> composite(pred, image, torch.tensor([[[[0.4, 0.5, 0.6]]]]))
+    tensor([[[[0., 0., 1.]]]])
 
     Shapes: pred (N,C,H,W), image (N,C,H,W), mask (N,1,H,W) -> (N,C,H,W).
     """

@@ -7,11 +7,11 @@
     inpaintlab fit -c examples/configs/smoke.yaml --print_config   # the full, resolved config
     inpaintlab models | download | export | inpaint | stylize ...  # the hub (inpaintlab.hub_cli)
 
-``fit | validate | test | predict`` go to :class:`InpaintLightningCLI` (model: ``InpaintGAN`` or a
+``fit | validate | test | predict`` go to :class:`InpaintLightningCLI` (model: ``InpaintModule`` or a
 subclass, data: ``InpaintDataModule`` or a subclass, both configurable with ``class_path``). On top of
 LightningCLI it adds a ``checkpoint`` group (a ``ModelCheckpoint`` keeping ``best.ckpt`` by val FID, or by
 PSNR when FID is off, and ``last.ckpt``), always writes checkpoints atomically
-(:class:`~inpaintlab.checkpointing.AtomicCheckpointIO`), saves the resolved config next to the
+(:class:`~inpaintlab.training.checkpoint_io.AtomicCheckpointIO`), saves the resolved config next to the
 checkpoints, and makes W&B run offline when no API key is configured (``WANDB_MODE`` wins if set).
 """
 
@@ -30,9 +30,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.plugins.io import CheckpointIO
 
-from inpaintlab.checkpointing import AtomicCheckpointIO
-from inpaintlab.data import InpaintDataModule
-from inpaintlab.module import InpaintGAN
+from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
+from inpaintlab.training.checkpoint_io import AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
 _JSONARGPARSE_VERSION = tuple(int(p) for p in version("jsonargparse").split(".")[:2] if p.isdigit())
@@ -104,10 +103,10 @@ def _class_from_path(class_path: str | None) -> type | None:
 
 
 class InpaintLightningCLI(LightningCLI):
-    """LightningCLI with ``InpaintGAN`` + ``InpaintDataModule`` as defaults and best/last checkpointing.
+    """LightningCLI with ``InpaintModule`` + ``InpaintDataModule`` as defaults and best/last checkpointing.
 
     Any LightningModule / LightningDataModule can be named with ``class_path`` (the project's style
-    classifier is trained this way); without one, the model is ``InpaintGAN`` and the data
+    classifier is trained this way); without one, the model is ``InpaintModule`` and the data
     ``InpaintDataModule``.
     """
 
@@ -128,7 +127,7 @@ class InpaintLightningCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
-                "model": {"class_path": f"{InpaintGAN.__module__}.{InpaintGAN.__name__}"},
+                "model": {"class_path": f"{InpaintModule.__module__}.{InpaintModule.__name__}"},
                 "data": {"class_path": f"{InpaintDataModule.__module__}.{InpaintDataModule.__name__}"},
                 "checkpoint.monitor": AUTO_MONITOR,
                 "checkpoint.filename": "best",
@@ -140,7 +139,7 @@ class InpaintLightningCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         """Resolve ``checkpoint.monitor: auto`` through the model class's ``checkpoint_monitor(init_args)``
-        (``InpaintGAN``: val/fid with FID on, else val/psnr_hole; ``CycleGAN``: val/fid, else none);
+        (``InpaintModule``: val/fid with FID on, else val/psnr_hole; ``StylizeModule``: val/fid, else none);
         a model without one gets no monitor (the last epoch's checkpoint is "best")."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         if config.get("checkpoint") is None or config.checkpoint.monitor != AUTO_MONITOR:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -374,7 +376,7 @@ def _save_generator(tmp_path, name="mine"):
     path = save_weights(
         model.state_dict(),
         tmp_path / f"{name}.safetensors",
-        {"class": "UNetGenerator", "init": model.init_args},
+        "unet.tiny",
         metadata={"resolution": R},
     )
     return model, path
@@ -395,7 +397,8 @@ def test_load_local_safetensors_and_lightning_checkpoint(tmp_path):
             **{f"generator_ema.{k}": v for k, v in ema.state_dict().items()},
         },
         "inpaintlab": {
-            "generator_arch": {"class": "UNetGenerator", "init": model.init_args},
+            "task": "inpaint",
+            "arch": "unet.tiny",
             "image_size": 48,
             "mask_kind": "center",
             "style": "photo",
@@ -421,7 +424,7 @@ def test_load_by_registry_name_uses_the_verified_cache(tmp_path, monkeypatch):
         "description": "tiny test generator",
         "style": "monet",
         "mask": "blocks",
-        "arch": {"class": "UNetGenerator", "init": create_generator("unet.tiny").init_args},
+        "arch": "unet.tiny",
         "resolution": R,
         "file": "monet-blocks.safetensors",
         "sha256": sha256_file(path),
@@ -440,6 +443,64 @@ def test_load_by_registry_name_uses_the_verified_cache(tmp_path, monkeypatch):
     assert inpainter.name == "monet-blocks" and inpainter.entry.style == "monet" and inpainter.resolution == R
     assert load(path, device="cpu").entry == inpainter.entry  # a local copy of a registry file is recognised
     assert isinstance(load_model("monet-blocks"), nn.Module)
+
+
+def test_load_dispatches_on_the_task(tmp_path, monkeypatch):
+    """A registry entry's task decides the wrapper (and must match its architecture's role); a loose file
+    does what its preset's role does."""
+    from inpaintlab.api import Stylizer
+    from inpaintlab.models import build_model
+
+    translator = build_model("resnet.tiny")
+    path = save_weights(translator.state_dict(), tmp_path / "p2m.safetensors", "resnet.tiny", metadata={"resolution": 16})
+    stylizer = load(path, device="cpu")
+    assert isinstance(stylizer, Stylizer) and stylizer.resolution == 16 and stylizer.name == "p2m"
+    entry = {
+        "description": "tiny translator", "task": "stylize", "style": "monet", "mask": None, "arch": "resnet.tiny",
+        "resolution": 16, "file": "p2m.safetensors", "sha256": sha256_file(path), "bytes": path.stat().st_size,
+        "urls": ["http://127.0.0.1:9/p2m.safetensors"], "license": "Apache-2.0",
+        "recipe": {"config": "examples/configs/cyclegan-monet.yaml", "data": "none"},
+    }  # fmt: skip
+    registry = tmp_path / "reg.yaml"
+    wrong = {**entry, "task": "inpaint", "mask": "blocks"}
+    registry.write_text(yaml.safe_dump({"checkpoints": {"photo2monet": entry, "p2m-wrong": wrong}}))
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(registry))
+    monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    (cache_dir() / "p2m.safetensors").write_bytes(path.read_bytes())
+    named = load("photo2monet", device="cpu")
+    assert isinstance(named, Stylizer) and named.entry.task == "stylize" and named.resolution == 16
+    with pytest.raises(ValueError, match="the task inpaint but its architecture 'resnet.tiny' is a translator"):
+        load("p2m-wrong", device="cpu")
+    classifier = save_weights(build_model("style_classifier.tiny").state_dict(), tmp_path / "c.safetensors", "style_classifier.tiny")
+    with pytest.raises(ValueError, match="classify checkpoint, not an inpainter.*load_model"):
+        load(classifier, device="cpu")
+    assert load_model(classifier).__class__.__name__ == "StyleClassifier"
+
+
+def test_the_api_modules_import_each_other_without_cycles():
+    """inpainter / stylizer <- auto <- pretrained: no module imports one that imports it back."""
+    import ast
+
+    api = Path(__file__).resolve().parents[1] / "inpaintlab" / "api"
+    graph = {}
+    for path in api.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("inpaintlab.api."):
+                names.add(node.module.rsplit(".", 1)[1])
+            elif isinstance(node, ast.Import):
+                names |= {a.name.rsplit(".", 1)[1] for a in node.names if a.name.startswith("inpaintlab.api.")}
+        graph[path.stem] = names
+    assert graph["auto"] >= {"inpainter"} and graph["pretrained"] >= {"auto", "inpainter", "stylizer"}
+
+    def reaches(start, target, seen=()):
+        return any(n == target or (n not in seen and reaches(n, target, (*seen, n))) for n in graph.get(start, ()))
+
+    assert not [m for m in graph if reaches(m, m)], graph
+    assert "pretrained" not in graph["auto"] and "auto" not in graph["inpainter"]
 
 
 # ---------------------------------------------------------------- auto routing

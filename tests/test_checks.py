@@ -45,3 +45,12 @@ def test_as_size():
         as_size((0, 4))
     with pytest.raises(ValueError, match="pair"):
         as_size("abc")
+
+
+def test_the_documented_examples_hold():
+    import doctest
+
+    import inpaintlab._checks
+
+    result = doctest.testmod(inpaintlab._checks, extraglobs={"torch": torch})
+    assert result.attempted >= 1 and result.failed == 0

@@ -7,17 +7,17 @@ import torch
 import yaml
 from PIL import Image
 
-from inpaintlab.api.inpainter import load_model
-from inpaintlab.classify import StyleClassifierModule, StyleDataModule, random_crops
+from inpaintlab.api import load_model
 from inpaintlab.hub.export import export_checkpoint
-from inpaintlab.models import build_model
+from inpaintlab.models import arch_of, build_model
 from inpaintlab.models.classifier import STYLES, StyleClassifier
+from inpaintlab.tasks.classify import ClassifyDataModule, ClassifyModule, random_crops
 
 
 def test_classifier_shapes_any_size_and_rebuild():
     model = StyleClassifier(base_channels=4, depth=2, max_side=64).eval()
     assert model(torch.rand(3, 3, 40, 70)).shape == (3, 2)
-    rebuilt = build_model({"class": "StyleClassifier", "init": model.init_args}).eval()
+    rebuilt = build_model(arch_of(model)).eval()
     rebuilt.load_state_dict(model.state_dict())
     x = torch.rand(2, 3, 300, 200)  # larger than max_side: downscaled inside
     assert torch.equal(model(x), rebuilt(x))
@@ -72,16 +72,16 @@ def _write_style_folders(root, count=12, size=32):
 
 def test_fit_export_and_load_back(tmp_path):
     data = _write_style_folders(tmp_path / "data")
-    dm = StyleDataModule(
+    dm = ClassifyDataModule(
         str(data / "photo/train"), str(data / "monet/train"), str(data / "photo/val"), str(data / "monet/val"),
         image_size=32, batch_size=8,
     )
-    module = StyleClassifierModule(base_channels=4, depth=2, crop_size=24, lr=1e-2)
+    L.seed_everything(0)  # before the module: its initial weights too
+    module = ClassifyModule("style_classifier.tiny", crop_size=24, lr=1e-2)
     trainer = L.Trainer(
         max_epochs=6, accelerator="cpu", logger=False, enable_progress_bar=False,
         enable_model_summary=False, default_root_dir=tmp_path,
     )
-    L.seed_everything(0)
     trainer.fit(module, dm)
     metrics = trainer.callback_metrics
     assert {"val/acc", "val/acc_min", "val/acc_photo", "val/acc_monet"} <= set(metrics)
@@ -90,7 +90,7 @@ def test_fit_export_and_load_back(tmp_path):
     ckpt = tmp_path / "clf.ckpt"
     trainer.save_checkpoint(ckpt)
     info = torch.load(ckpt, weights_only=True)["inpaintlab"]
-    assert info["classifier_arch"]["class"] == "StyleClassifier" and info["style"] == "photo+monet"
+    assert (info["task"], info["arch"], info["style"]) == ("classify", "style_classifier.tiny", "photo+monet")
     assert info["metrics"]["val_acc_min"] == round(float(metrics["val/acc_min"]), 4)
 
     result = export_checkpoint(ckpt, out_dir=tmp_path / "hub", name="style-classifier", urls=["http://127.0.0.1/x"])

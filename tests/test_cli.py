@@ -12,24 +12,16 @@ import torch
 import yaml
 
 from inpaintlab import cli
-from inpaintlab.training.synthetic import write_image_folder
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "examples" / "configs"
 SMOKE = str(CONFIGS / "smoke.yaml")
 
 
-@pytest.fixture(scope="module")
-def image_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("images")
-    write_image_folder(root / "train", 8, 32, seed=0)
-    write_image_folder(root / "val", 4, 32, seed=1)
-    return root
-
-
 def smoke_args(image_root, run_dir) -> list[str]:
     return [
         "-c", SMOKE,
+        "--data.synthetic", "null",
         "--data.train_dir", str(image_root / "train"),
         "--data.val_dir", str(image_root / "val"),
         "--trainer.logger.init_args.save_dir", str(run_dir),
@@ -52,7 +44,7 @@ def test_smoke_fit_then_validate_the_saved_checkpoint(tmp_path, image_root):
     checkpoints = run / "checkpoints"
     assert (checkpoints / "last.ckpt").is_file() and (checkpoints / "best.ckpt").is_file()
     saved = yaml.safe_load((checkpoints / "config.yaml").read_text())  # the config beside the run
-    assert saved["model"]["class_path"] == "inpaintlab.module.InpaintGAN"
+    assert saved["model"]["class_path"] == "inpaintlab.tasks.inpaint.InpaintModule"
     assert saved["checkpoint"]["monitor"] == "val/psnr_hole"  # smoke runs without FID
     ckpt = torch.load(checkpoints / "best.ckpt", weights_only=True)
     assert ckpt["inpaintlab"]["recipe"]["config"].endswith("smoke.yaml")
@@ -67,6 +59,14 @@ def test_smoke_fit_then_validate_the_saved_checkpoint(tmp_path, image_root):
     assert val_psnr == pytest.approx(fit_psnr, rel=1e-6)  # the same weights give the same numbers
 
 
+def test_the_smoke_recipe_runs_from_any_folder_without_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the repository: no ../shared/data, no examples/ next to it
+    assert cli.main(["fit", "-c", SMOKE, "--trainer.enable_progress_bar", "false"]) == 0
+    assert (tmp_path / "runs" / "smoke" / "checkpoints" / "last.ckpt").is_file()
+    rows = [r for r in read_metrics(tmp_path / "runs" / "smoke") if r.get("val/psnr_hole")]
+    assert len(rows) == 1 and float(rows[0]["val/psnr_hole"]) > 0
+
+
 def test_print_config_shows_the_resolved_config(tmp_path, image_root, capsys):
     assert cli.main(["fit", *smoke_args(image_root, tmp_path), "--print_config"]) == 0
     config = yaml.safe_load(capsys.readouterr().out)
@@ -76,11 +76,27 @@ def test_print_config_shows_the_resolved_config(tmp_path, image_root, capsys):
 
 
 @pytest.mark.parametrize("recipe", sorted(str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob("*.yaml")))
-def test_every_recipe_parses(recipe, capsys):
+def test_every_recipe_parses_and_builds_its_architectures(recipe, capsys):
+    import importlib
+
+    from inpaintlab.models import build_model
+
     assert cli.main(["fit", "-c", str(CONFIGS / recipe), "--print_config"]) == 0
     config = yaml.safe_load(capsys.readouterr().out)
-    assert config["model"]["class_path"] and config["data"]["class_path"]
     assert config["checkpoint"]["dirpath"]  # a fixed folder, so `--ckpt_path last` finds the run
+    model, data = config["model"]["class_path"], config["data"]["class_path"]
+    task = model.split(".")[2]  # one shape: inpaintlab.tasks.<task>.{<Task>Module, <Task>DataModule}
+    assert model == f"inpaintlab.tasks.{task}.{task.title()}Module", model
+    assert data == f"inpaintlab.tasks.{task}.{task.title()}DataModule", data
+    for path in (model, data):
+        module, _, name = path.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), path
+    roles = {"generator": "translator" if task == "stylize" else "generator", "discriminator": "discriminator",
+             "classifier": "classifier"}  # fmt: skip
+    specs = {k: v for k, v in config["model"]["init_args"].items() if k in roles}
+    assert specs, recipe
+    for key, spec in specs.items():  # every architecture preset (and override) of the recipe exists
+        build_model(spec, role=roles[key])
 
 
 def test_the_default_model_and_data_need_no_class_path(tmp_path, image_root, capsys):
@@ -92,23 +108,20 @@ def test_the_default_model_and_data_need_no_class_path(tmp_path, image_root, cap
     ]
     assert cli.main(["fit", *args, "--print_config"]) == 0
     config = yaml.safe_load(capsys.readouterr().out)
-    assert config["model"]["class_path"] == "inpaintlab.module.InpaintGAN"
-    assert config["data"]["class_path"] == "inpaintlab.data.InpaintDataModule"
+    assert config["model"]["class_path"] == "inpaintlab.tasks.inpaint.InpaintModule"
+    assert config["data"]["class_path"] == "inpaintlab.tasks.inpaint.InpaintDataModule"
 
 
-def test_recipes_cover_the_issue():
-    names = {p.stem for p in CONFIGS.glob("*.yaml")}
-    expected = {f"{s}-{m}" for s in ("photo", "monet") for m in ("center", "blocks", "region")}
-    assert expected | {"pathak-context-encoder", "smoke"} <= names
-    for name in expected | {"pathak-context-encoder", "smoke"}:
-        recipe = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
-        assert recipe["model"]["class_path"] == "inpaintlab.module.InpaintGAN", name
+@pytest.mark.parametrize("folder", [CONFIGS, CONFIGS / "cpu"])
+def test_each_monet_recipe_starts_from_where_its_photo_recipe_writes(folder):
+    """The fine-tunes read the photo run's best checkpoint: the path must follow the photo recipe's
+    checkpoint folder (a renamed run folder would otherwise start the Monet run from scratch, silently)."""
     for kind in ("center", "blocks", "region"):
-        monet = yaml.safe_load((CONFIGS / f"monet-{kind}.yaml").read_text())["model"]["init_args"]
-        assert monet["init_from"].endswith(f"photo-{kind}/checkpoints/best.ckpt")
-        assert monet["diff_augment"]
-    pathak = yaml.safe_load((CONFIGS / "pathak-context-encoder.yaml").read_text())["model"]["init_args"]
-    assert (pathak["losses"]["reconstruction"], pathak["losses"]["adversarial"]) == (0.999, 0.001)
+        photo = yaml.safe_load((folder / f"photo-{kind}.yaml").read_text())
+        monet = yaml.safe_load((folder / f"monet-{kind}.yaml").read_text())
+        expected = f"{photo['checkpoint']['dirpath'].rstrip('/')}/best.ckpt"
+        assert monet["model"]["init_args"]["init_from"] == expected, kind
+        assert monet["model"]["init_args"]["generator"] == photo["model"]["init_args"]["generator"], kind
 
 
 @pytest.mark.parametrize(

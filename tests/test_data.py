@@ -18,7 +18,6 @@ from inpaintlab.data import (
     Augmentation,
     DeviceImageStore,
     EpochSeededSampler,
-    InpaintDataModule,
     TrainImageDataset,
     ValImageDataset,
     crop_resize_batch,
@@ -33,6 +32,7 @@ from inpaintlab.data import (
 from inpaintlab.data.image_io import pil_to_uint8
 from inpaintlab.data.transforms import centre_crop_resize, random_crop_resize
 from inpaintlab.masks import MASK_KINDS, BlockMasks, CenterMasks, MixedMasks
+from inpaintlab.tasks.inpaint import InpaintDataModule
 
 SIZE = 16
 
@@ -534,3 +534,15 @@ def test_trainer_fit_gets_image_batches(folders, gpu_cache):
     first_epoch, second_epoch = module.seen["val"][:3], module.seen["val"][3:]
     for a, b in zip(first_epoch, second_epoch):
         assert torch.equal(a["mask"], b["mask"]) and torch.equal(a["image"], b["image"])
+
+
+def test_synthetic_pictures_need_no_folders_and_exclude_them():
+    dm = InpaintDataModule(synthetic=6, image_size=16, batch_size=2, num_workers=0)
+    dm.setup("fit")
+    assert (len(dm.train_files), len(dm.val_files)) == (6, 2)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="synthetic=6 .* or image folders"):
+        InpaintDataModule(synthetic=6, train_dir="photos")
+    with pytest.raises(ValueError, match="synthetic must be"):
+        InpaintDataModule(synthetic=0)

@@ -1,31 +1,25 @@
-"""Two-process DDP (gloo, CPU) with manual optimisation and two models.
+"""Two-process DDP (gloo, CPU) with manual optimisation, gradient accumulation and FID.
 
-A script trains tiny G and D for a few steps with ``strategy="ddp"``, ``devices=2`` (Lightning relaunches
-the script for rank 1), then validates; every rank saves its weights. The test checks that both ranks
-hold identical G, D and EMA weights and that the validation metrics (hole PSNR/SSIM/L1 and FID, whose
-states are gathered from both ranks) equal those of a single process over the same images and weights.
-A second fit uses a BatchNorm discriminator (run on the real and the fake batch separately).
+A script trains tiny G and D with ``strategy="ddp_find_unused_parameters_true"``, ``devices=2`` (Lightning
+relaunches it for rank 1) on an uneven validation set (5 images for 2 ranks), then validates. The test
+checks that both ranks hold identical weights; that a batch that only accumulates keeps its gradients
+local (no all-reduce before the stepping batch); that the non-finite check reads the device once and
+agrees across ranks; that FID's real statistics are cached from exactly the 5 validation images; and that
+the validation metrics equal those of a single process over the same images and weights.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
-from torch import nn
+from conftest import ChannelStats
 
-from inpaintlab.data import InpaintDataModule
+from inpaintlab.data.synthetic import write_image_folder
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
-from inpaintlab.training.synthetic import write_image_folder
-
-REPO = Path(__file__).resolve().parents[1]
+from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
 
 SCRIPT = r"""
 import json, sys
@@ -33,20 +27,32 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 
-from inpaintlab.data import InpaintDataModule
+from conftest import ChannelStats
+from inpaintlab.tasks.inpaint import InpaintDataModule
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
-
-
-class ChannelStats(torch.nn.Module):
-    num_features = 3
-
-    def forward(self, images):
-        return images.mean(dim=(2, 3))
-
+from inpaintlab.tasks.inpaint import InpaintModule
 
 out, data = Path(sys.argv[1]), Path(sys.argv[2])
+
+
+class Probe(Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        rank = trainer.global_rank
+        if batch_idx == 0:  # accumulate_grad_batches=2: no optimizer step after this batch
+            grads = {n: p.grad.clone() for n, p in pl_module.generator.named_parameters() if p.grad is not None}
+            torch.save(grads, out / f"micro{rank}.pt")
+        if batch_idx == 1:  # host reads of one non-finite check (NaN on rank 1 only)
+            reads = []
+            item, boolean = torch.Tensor.item, torch.Tensor.__bool__
+            torch.Tensor.item = lambda t: reads.append(1) or item(t)
+            torch.Tensor.__bool__ = lambda t: reads.append(1) or boolean(t)
+            try:
+                finite = pl_module._finite_everywhere(torch.tensor(float("nan") if rank else 1.0))
+            finally:
+                torch.Tensor.item, torch.Tensor.__bool__ = item, boolean
+            (out / f"check{rank}.json").write_text(json.dumps({"reads": len(reads), "finite": finite}))
 
 
 def data_module():
@@ -56,74 +62,54 @@ def data_module():
     )
 
 
-def trainer():
-    return L.Trainer(
-        accelerator="cpu", devices=2, strategy="ddp", max_epochs=1, limit_train_batches=3,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
-
-
 L.seed_everything(0)
-model = InpaintGAN(
-    "unet.tiny", "patch.tiny", ema_decay=0.5, warmup_steps=1, diff_augment="color,translation",
+model = InpaintModule(
+    "unet.tiny", "patch.tiny", ema_decay=0.5, accumulate_grad_batches=2, diff_augment="color,translation",
     fid_every_n_epochs=1, fid_feature_extractor=ChannelStats(), num_grid_images=0,
 )
-t = trainer()
-t.fit(model, data_module())
-torch.save(model.state_dict(), out / f"rank{t.global_rank}.pt")
-metrics = t.validate(model, data_module(), verbose=False)[0]
-if t.global_rank == 0:
-    (out / "metrics.json").write_text(json.dumps({k: float(v) for k, v in metrics.items()}))
-
-bn_model = InpaintGAN(
-    "unet.tiny",
-    {"class": "PatchDiscriminator", "init": {"base_channels": 4, "num_layers": 2, "norm": "batch"}},
-    fid_every_n_epochs=0, num_grid_images=0,
+t = L.Trainer(
+    accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=1,
+    limit_train_batches=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    enable_model_summary=False, num_sanity_val_steps=0, callbacks=[Probe()],
 )
-t = trainer()
-t.fit(bn_model, data_module())
-torch.save({k: v for k, v in bn_model.named_parameters()}, out / f"bn_rank{t.global_rank}.pt")
+t.fit(model, data_module())
+rank = t.global_rank
+torch.save(model.state_dict(), out / f"rank{rank}.pt")
+(out / f"fid{rank}.json").write_text(json.dumps({"cached": int(model.fid._real_cache["features"].shape[0])}))
+metrics = t.validate(model, data_module(), verbose=False)[0]
+if rank == 0:
+    (out / "metrics.json").write_text(json.dumps({k: float(v) for k, v in metrics.items()}))
 """
 
 
-class ChannelStats(nn.Module):
-    num_features = 3
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return images.mean(dim=(2, 3))
-
-
-def test_two_process_ddp_matches_single_process(tmp_path):
+def test_two_process_ddp_matches_single_process(tmp_path, run_script):
     data = tmp_path / "data"
     write_image_folder(data / "train", 12, 32, seed=0)
-    write_image_folder(data / "val", 8, 32, seed=1)
-    script = tmp_path / "ddp_fit.py"
-    script.write_text(SCRIPT)
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    env.pop("LOCAL_RANK", None)
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path), str(data)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    write_image_folder(data / "val", 5, 32, seed=1)  # uneven: 3 images on rank 0, 2 on rank 1
+    run_script(SCRIPT, tmp_path, data, timeout=400)
 
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert rank0.keys() == rank1.keys()
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
-    fresh = InpaintGAN("unet.tiny", "patch.tiny", ema_decay=0.5).state_dict()
-    assert any(not torch.equal(fresh[k], rank0[k]) for k in rank0 if k.startswith("generator."))
-    assert any(not torch.equal(fresh[k], rank0[k]) for k in rank0 if k.startswith("discriminator."))
-    assert any(not torch.equal(fresh[k], rank0[k]) for k in rank0 if k.startswith("generator_ema."))
+    fresh = InpaintModule("unet.tiny", "patch.tiny", ema_decay=0.5).state_dict()
+    for prefix in ("generator.", "discriminator.", "generator_ema."):
+        assert any(not torch.equal(fresh[k], rank0[k]) for k in rank0 if k.startswith(prefix)), prefix
 
-    bn0, bn1 = (torch.load(tmp_path / f"bn_rank{r}.pt", weights_only=True) for r in (0, 1))
-    for key in bn0:
-        assert torch.equal(bn0[key], bn1[key]), key
+    # an accumulating batch does not all-reduce: each rank still holds the gradient of its own images
+    micro0, micro1 = (torch.load(tmp_path / f"micro{r}.pt", weights_only=True) for r in (0, 1))
+    assert micro0.keys() == micro1.keys() and micro0
+    assert any(not torch.allclose(micro0[k], micro1[k]) for k in micro0)
+
+    # one device read per non-finite check, and every rank skips when one rank's loss is NaN
+    for r in (0, 1):
+        assert json.loads((tmp_path / f"check{r}.json").read_text()) == {"reads": 1, "finite": False}
+        # the real statistics come from the 5 validation images, none counted twice
+        assert json.loads((tmp_path / f"fid{r}.json").read_text()) == {"cached": 5}
 
     # the same weights and images in one process give the same validation numbers
     ddp_metrics = json.loads((tmp_path / "metrics.json").read_text())
-    model = InpaintGAN(
+    model = InpaintModule(
         "unet.tiny", "patch.tiny", ema_decay=0.5, fid_every_n_epochs=1, fid_feature_extractor=ChannelStats(),
         num_grid_images=0,
     )  # fmt: skip
@@ -136,7 +122,7 @@ def test_two_process_ddp_matches_single_process(tmp_path):
         accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False
     )
     single = trainer.validate(model, datamodule, verbose=False)[0]
-    assert {"val/fid", "val/psnr_hole", "val/ssim_hole", "val/l1_hole"} <= set(single)
+    assert {"val/fid", "val/psnr_hole", "val/ssim_hole", "val/l1_hole", "val/loss_rec"} <= set(single)
     assert ddp_metrics.keys() == single.keys()
     for key, value in single.items():
         assert ddp_metrics[key] == pytest.approx(float(value), rel=1e-5, abs=1e-6), key

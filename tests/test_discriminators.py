@@ -11,11 +11,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from inpaintlab.models import (
-    DISCRIMINATOR_PRESETS,
-    DISCRIMINATORS,
+    PRESETS,
     DualDiscriminator,
     GlobalDiscriminator,
     PatchDiscriminator,
+    arch_of,
     build_model,
     create_discriminator,
     num_layers_for_receptive_field,
@@ -245,7 +245,7 @@ def test_normal_init_and_seeds():
 @pytest.mark.parametrize("name", ["patch.tiny", "global.tiny", "dual.tiny"])
 def test_init_args_round_trip(name):
     d = create_discriminator(name, seed=0).eval()
-    arch = json.loads(json.dumps({"class": type(d).__name__, "init": d.init_args}))
+    arch = json.loads(json.dumps(arch_of(d)))
     rebuilt = build_model(arch)
     rebuilt.load_state_dict(d.state_dict())
     rebuilt.eval()
@@ -256,16 +256,13 @@ def test_init_args_round_trip(name):
 
 
 def test_factory_names_and_errors():
-    assert set(DISCRIMINATORS) == {"PatchDiscriminator", "GlobalDiscriminator", "DualDiscriminator"}
-    assert {"patch.tiny", "patch.70", "patch.34", "patch.16", "global.base", "dual.base"} <= set(
-        DISCRIMINATOR_PRESETS
-    )
-    assert all(cls in DISCRIMINATORS for cls, _ in DISCRIMINATOR_PRESETS.values())
-    by_class = create_discriminator("PatchDiscriminator", base_channels=2, num_layers=1)
-    assert isinstance(by_class, PatchDiscriminator) and by_class.num_layers == 1
-    with pytest.raises(KeyError, match=r"unknown discriminator 'patch\.99'.*patch\.70.*PatchDiscriminator"):
+    discriminators = {n for n, p in PRESETS.items() if p.role == "discriminator"}
+    assert {"patch.tiny", "patch.70", "patch.34", "patch.16", "global.base", "dual.base"} <= discriminators
+    wider = create_discriminator("patch.16", base_channels=2)
+    assert isinstance(wider, PatchDiscriminator) and wider.num_layers == 1
+    with pytest.raises(KeyError, match=r"unknown architecture preset 'patch\.99'.*patch\.70"):
         create_discriminator("patch.99")
-    with pytest.raises(TypeError, match="name must be a str"):
+    with pytest.raises(TypeError, match="an architecture is a preset name"):
         create_discriminator(3)
 
 

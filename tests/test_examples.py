@@ -14,8 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_example_writes_a_before_after_picture(tmp_path):
-    model = create_generator("unet.tiny", native_resolution=64)
-    weights = save_weights(model.state_dict(), tmp_path / "tiny.safetensors", {"class": type(model).__name__, "init": model.init_args})
+    model = create_generator("unet.tiny")
+    weights = save_weights(model.state_dict(), tmp_path / "tiny.safetensors", "unet.tiny", metadata={"resolution": 64})
     out = tmp_path / "before-after.png"
     run = subprocess.run(
         [sys.executable, str(REPO / "examples" / "inpaint.py"), "--model", str(weights), "--output", str(out)],

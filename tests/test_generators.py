@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from inpaintlab.models import (
-    GENERATOR_PRESETS,
-    GENERATORS,
+    PRESETS,
     ContextEncoder,
     TimmUNetGenerator,
     UNetGenerator,
+    arch_of,
     build_model,
     create_generator,
     init_weights,
@@ -183,7 +183,8 @@ def test_unet_base_parameter_count():
 def test_init_args_round_trip_through_json(name):
     overrides = {"base_channels": 4, "depth": 2} if name == "unet.learned_skips" else {}
     model = create_generator(name, seed=0, **overrides).eval()
-    arch = json.loads(json.dumps({"class": type(model).__name__, "init": model.init_args}))
+    arch = json.loads(json.dumps(arch_of(model)))  # what checkpoints and hub files store
+    assert arch == ({"preset": name, "args": {"seed": 0, **overrides}})
     rebuilt = type(model)(**model.init_args)
     from_arch = build_model(arch)
     assert type(from_arch) is type(model)
@@ -222,10 +223,13 @@ def test_seed_none_follows_global_rng():
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_native_resolution():
+def test_native_resolution_is_no_architecture_argument():
+    """Only a structural size is the model's (the context encoder's); the resolution a checkpoint was
+    trained at is recorded beside its weights (registry entry, file metadata), not in the architecture."""
     assert create_generator("context_encoder.tiny").native_resolution == 32
     assert create_generator("unet.tiny").native_resolution is None
-    assert create_generator("unet.tiny", native_resolution=256).native_resolution == 256
+    with pytest.raises(TypeError, match="native_resolution"):
+        create_generator("unet.tiny", native_resolution=256)
 
 
 def test_context_encoder_wrong_size_is_a_clear_error():
@@ -285,24 +289,60 @@ def test_bad_constructor_arguments_raise():
         TimmUNetGenerator("test_efficientnet", decoder_channels=(8, 8))
 
 
-def test_factory_presets_classes_and_errors():
-    assert set(GENERATORS) == {"UNetGenerator", "ContextEncoder", "TimmUNetGenerator", "DilatedUNet"}
-    assert {"unet.tiny", "unet.base", "context_encoder.tiny", "context_encoder.base", "timm_unet.tiny",
-            "timm_unet.resnet18"} <= set(GENERATOR_PRESETS)
-    assert all(cls in GENERATORS for cls, _ in GENERATOR_PRESETS.values())
+def test_presets_build_their_role_and_errors_name_the_fix():
+    generators = {n for n, p in PRESETS.items() if p.role == "generator"}
+    assert {"unet.tiny", "unet.base", "unet.prefill", "unet.prefill.small", "context_encoder.tiny",
+            "context_encoder.base", "timm_unet.tiny", "timm_unet.resnet18", "dilated_unet.tiny",
+            "dilated_unet.base"} <= generators  # fmt: skip
     model = create_generator("unet.tiny", depth=2)
     assert isinstance(model, UNetGenerator) and model.init_args["depth"] == 2
     assert model.init_args["base_channels"] == 4  # the preset's value survives
-    by_class = create_generator("UNetGenerator", base_channels=2, depth=1)
-    assert by_class.channels == [2, 4]
-    with pytest.raises(KeyError, match=r"unknown generator 'unet\.huge'.*unet\.tiny.*UNetGenerator"):
+    assert arch_of(model) == {"preset": "unet.tiny", "args": {"depth": 2}}
+    assert build_model({"preset": "unet.tiny", "args": {"depth": 2}}).channels == model.channels
+    with pytest.raises(KeyError, match=r"unknown architecture preset 'unet\.huge'.*unet\.tiny"):
         create_generator("unet.huge")
-    with pytest.raises(KeyError, match="valid classes"):
+    with pytest.raises(ValueError, match="'patch.70' is a discriminator preset, not a generator"):
+        create_generator("patch.70")
+    with pytest.raises(KeyError, match="unknown model class 'ResNet'"):
         build_model({"class": "ResNet", "init": {}})
-    with pytest.raises(ValueError, match="arch must be a dict"):
+    with pytest.raises(TypeError, match="an architecture is a preset name"):
         build_model({"init": {}})
     with pytest.raises(TypeError, match="unexpected keyword"):
         create_generator("unet.tiny", widht=3)
+
+
+def test_checkpoints_of_before_presets_name_their_architecture():
+    """{"class", "init"} (what files written before presets hold) maps to the preset of that class with
+    exactly those arguments; the old native_resolution argument is dropped."""
+    from inpaintlab.models import normalize_arch
+
+    shipped = {"base_channels": 16, "depth": 5, "max_channels": 128, "norm": "instance", "skip": "concat",
+               "skip_weight": 1.0, "noise_std": 0.0, "init": "normal", "native_resolution": 64,
+               "prefill": "pyramid", "seed": None}  # fmt: skip
+    assert normalize_arch({"class": "UNetGenerator", "init": shipped}) == "unet.prefill.small"
+    legacy = {"class": "PatchDiscriminator", "init": {"base_channels": 32, "num_layers": 2}}
+    assert normalize_arch(legacy) == {"preset": "patch.34", "args": {"base_channels": 32}}
+    assert type(build_model(legacy)).__name__ == "PatchDiscriminator"
+
+
+def test_every_constructor_argument_is_recorded_by_signature_binding():
+    import inspect
+
+    from inpaintlab.models import records_init_args
+
+    for name in ("unet.tiny", "context_encoder.tiny", "timm_unet.tiny", "patch.tiny", "global.tiny",
+                 "dual.tiny", "resnet.tiny", "unet_translator.tiny", "style_classifier.tiny"):  # fmt: skip
+        model = build_model(name)
+        assert set(model.init_args) == set(inspect.signature(type(model)).parameters), name
+        assert arch_of(model) == name
+
+    class Wider(UNetGenerator):  # a new argument is recorded without anyone listing it
+        @records_init_args
+        def __init__(self, extra: int = 3, **kwargs):
+            super().__init__(**kwargs)
+
+    wide = Wider(extra=5, depth=2, base_channels=2)
+    assert wide.init_args["extra"] == 5 and wide.init_args["depth"] == 2 and "base_channels" in wide.init_args
 
 
 def test_layers_norms_init_and_padding():

@@ -41,13 +41,13 @@ from inpaintlab.hub import cache as hub_cache
 from inpaintlab.hub.export import export_checkpoint
 from inpaintlab.hub.weights import (
     ARCH_KEY,
-    build_model,
     load_training_checkpoint,
     load_weights,
     read_arch,
     read_metadata,
     save_weights,
 )
+from inpaintlab.models import arch_of, build_model
 
 REPO = Path(__file__).resolve().parents[1]
 PAYLOAD = bytes(range(256)) * 64  # 16 KiB stand-in for a weights file
@@ -59,7 +59,7 @@ def entry_dict(**overrides) -> dict:
         "description": "test checkpoint",
         "style": "monet",
         "mask": "blocks",
-        "arch": {"class": "UNetGenerator", "init": {"base_channels": 4}},
+        "arch": "unet.tiny",
         "resolution": 32,
         "file": "tiny-test.safetensors",
         "sha256": PAYLOAD_SHA,
@@ -179,7 +179,7 @@ def test_registry_env_var_points_to_another_file(tmp_path, monkeypatch):
     monkeypatch.setenv("INPAINTLAB_REGISTRY", str(path))
     assert list_models() == ["tiny-test"]
     entry = get_entry("tiny-test")
-    assert entry.arch == {"class": "UNetGenerator", "init": {"base_channels": 4}}
+    assert entry.arch == "unet.tiny"
     assert entry.urls == ("http://127.0.0.1:9/tiny-test.safetensors",)
     assert entry.value_range == (0.0, 1.0) and entry.task == "inpaint"
     assert entry.recipe.data == "synthetic" and entry.metrics == {"val_psnr_hole": 21.5}
@@ -189,9 +189,17 @@ def test_registry_env_var_points_to_another_file(tmp_path, monkeypatch):
 
 
 def test_entry_round_trips_through_yaml():
-    entry = make_entry()
-    again = parse_registry({"checkpoints": yaml.safe_load(entry_to_yaml(entry))})["tiny-test"]
-    assert again == entry
+    for arch in ("unet.tiny", {"preset": "unet.tiny", "args": {"depth": 2}}):
+        entry = make_entry(arch=arch)
+        again = parse_registry({"checkpoints": yaml.safe_load(entry_to_yaml(entry))})["tiny-test"]
+        assert again == entry and again.arch == arch
+
+
+def test_registry_entries_written_before_presets_still_parse():
+    entry = make_entry(arch={"class": "UNetGenerator", "init": {"base_channels": 4, "depth": 3, "max_channels": 8}})
+    from inpaintlab.models import normalize_arch
+
+    assert normalize_arch(entry.arch) == "unet.tiny"
 
 
 @pytest.mark.parametrize(
@@ -201,6 +209,8 @@ def test_entry_round_trips_through_yaml():
         ("sha256", "A" * 64, "field 'sha256'"),
         ("mask", "stripes", "field 'mask': expected one of"),
         ("arch", {"class": "UNetGenerator"}, "field 'arch'"),
+        ("arch", "UNet Generator", "field 'arch': expected an architecture preset name"),
+        ("arch", {"preset": "unet.tiny", "init": {}}, "field 'arch'"),
         ("resolution", "256", "field 'resolution'"),
         ("bytes", -1, "field 'bytes'"),
         ("urls", [], "field 'urls': expected a list of one or more"),
@@ -418,6 +428,33 @@ def test_concurrent_processes_leave_one_good_file(server, tmp_path):
     assert server.hits["/tiny-test.safetensors"] == 1
 
 
+def test_a_download_lock_held_too_long_is_a_clear_timeout(monkeypatch, server):
+    """Another process holding the download lock past the timeout: a TimeoutError naming the lock file
+    and what to do, no request sent, nothing left in the cache."""
+    from filelock import FileLock
+
+    held = []
+
+    class Contended(FileLock):  # whatever lock file the cache uses, another holder has it already
+        def __init__(self, lock_file, *args, **kwargs):
+            other = FileLock(lock_file)
+            other.acquire()
+            held.append(other)
+            super().__init__(lock_file, *args, **{**kwargs, "timeout": 0.2})
+
+    monkeypatch.setattr(hub_cache, "FileLock", Contended)
+    server.route("/tiny-test.safetensors", ("body", PAYLOAD))
+    entry = make_entry(urls=[server.url + "/tiny-test.safetensors"])
+    try:
+        with pytest.raises(TimeoutError, match=r"lock .*delete the lock file"):
+            fetch(entry, offline=False, progress=False)
+    finally:
+        for lock in held:
+            lock.release()
+    assert held and server.hits["/tiny-test.safetensors"] == 0
+    assert not any(p.suffix == ".safetensors" for p in cache_dir().rglob("*"))
+
+
 # ---------------------------------------------------------------- weight files
 def _tiny_generator():
     from inpaintlab.models import create_generator
@@ -427,9 +464,9 @@ def _tiny_generator():
 
 def test_safetensors_carry_the_arch_and_round_trip(tmp_path):
     model = _tiny_generator()
-    arch = {"class": type(model).__name__, "init": model.init_args}
+    arch = arch_of(model)
     path = save_weights(model.state_dict(), tmp_path / "g.safetensors", arch, metadata={"style": "monet"})
-    assert read_arch(path) == arch
+    assert read_arch(path) == arch == "unet.tiny"  # a stable preset name, no class path
     assert read_metadata(path)["inpaintlab.style"] == "monet" and ARCH_KEY in read_metadata(path)
     header_len = int.from_bytes(path.read_bytes()[:8], "little")
     assert json.loads(path.read_bytes()[8 : 8 + header_len])["__metadata__"][
@@ -468,6 +505,20 @@ def _write_training_ckpt(path: Path, model, ema_model=None, **info):
     return path
 
 
+def test_training_checkpoint_of_this_version_names_task_and_preset(tmp_path):
+    from inpaintlab.hub.weights import read_training_checkpoint
+
+    model = _tiny_generator()
+    path = tmp_path / "new.ckpt"
+    state = {f"photo_to_monet.{k}": v for k, v in build_model("resnet.tiny").state_dict().items()}
+    torch.save({"state_dict": state, "inpaintlab": {"task": "stylize", "arch": "resnet.tiny", "image_size": 16}}, path)
+    ckpt = read_training_checkpoint(path)
+    assert (ckpt.task, ckpt.arch, ckpt.info["image_size"]) == ("stylize", "resnet.tiny", 16)
+    assert ckpt.exported_weights()[1] == "raw" and ckpt.weights("generator.") == {}
+    legacy = read_training_checkpoint(_write_training_ckpt(tmp_path / "old.ckpt", model))
+    assert (legacy.task, legacy.arch) == ("inpaint", "unet.tiny")  # {"class", "init"} -> preset
+
+
 def test_training_checkpoint_prefers_the_ema_generator(tmp_path):
     torch.manual_seed(0)
     raw, ema = _tiny_generator(), _tiny_generator()
@@ -493,7 +544,7 @@ def test_training_checkpoint_errors(tmp_path):
         load_training_checkpoint(pickled)
     plain = tmp_path / "plain.ckpt"
     torch.save({"state_dict": {"generator.w": torch.zeros(1)}}, plain)
-    with pytest.raises(ValueError, match="generator_arch"):
+    with pytest.raises(ValueError, match="records no task and architecture"):
         load_training_checkpoint(plain)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_training_checkpoint(tmp_path / "nope.ckpt")

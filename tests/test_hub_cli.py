@@ -21,7 +21,7 @@ from inpaintlab.models import create_generator
 def generator_file(tmp_path):
     torch.manual_seed(0)
     model = create_generator("unet.tiny")
-    arch = {"class": "UNetGenerator", "init": model.init_args}
+    arch = "unet.tiny"
     return save_weights(
         model.state_dict(), tmp_path / "gen.safetensors", arch, metadata={"resolution": 32}
     ), model
@@ -53,7 +53,7 @@ def served_registry(tmp_path, monkeypatch, generator_file):
         "description": "test",
         "style": "photo",
         "mask": "center",
-        "arch": {"class": "UNetGenerator", "init": model.init_args},
+        "arch": "unet.tiny",
         "resolution": 32,
         "file": "photo-center.safetensors",
         "sha256": hashlib.sha256(body).hexdigest(),
@@ -108,7 +108,8 @@ def test_export_prints_the_snippet(tmp_path, capsys):
     ckpt = {
         "state_dict": {f"generator.{k}": v for k, v in model.state_dict().items()},
         "inpaintlab": {
-            "generator_arch": {"class": "UNetGenerator", "init": model.init_args},
+            "task": "inpaint",
+            "arch": "unet.tiny",
             "image_size": 32,
             "mask_kind": "region",
             "style": "photo",

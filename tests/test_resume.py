@@ -9,21 +9,11 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from inpaintlab.checkpointing import AtomicCheckpointIO, atomic_torch_save
-from inpaintlab.data import InpaintDataModule
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
-from inpaintlab.training.synthetic import write_image_folder
+from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
+from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, atomic_torch_save
 
-SIZE = 32
-
-
-@pytest.fixture(scope="module")
-def image_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("images")
-    write_image_folder(root / "train", 8, SIZE, seed=0)
-    write_image_folder(root / "val", 4, SIZE, seed=1)
-    return root
+SIZE = 32  # conftest's image_root
 
 
 def make_data(root) -> InpaintDataModule:
@@ -35,8 +25,8 @@ def make_data(root) -> InpaintDataModule:
     )  # fmt: skip
 
 
-def make_model() -> InpaintGAN:
-    return InpaintGAN(
+def make_model() -> InpaintModule:
+    return InpaintModule(
         generator="unet.tiny", discriminator="patch.tiny", ema_decay=0.9, warmup_steps=1,
         diff_augment="color,translation,cutout",
         scheduler="plateau", scheduler_kwargs={"patience": 0, "factor": 0.5}, fid_every_n_epochs=0,
@@ -59,7 +49,7 @@ class Crash(Callback):
             raise SimulatedKill("simulated kill")
 
 
-def fit(root, run_dir, max_epochs: int, callbacks=(), ckpt_path=None) -> tuple[InpaintGAN, L.Trainer]:
+def fit(root, run_dir, max_epochs: int, callbacks=(), ckpt_path=None) -> tuple[InpaintModule, L.Trainer]:
     L.seed_everything(0)
     model = make_model()
     checkpoint = ModelCheckpoint(dirpath=run_dir, save_last=True, monitor="val/psnr_hole", mode="max")

@@ -1,51 +1,33 @@
-"""CycleGAN (photo -> Monet): translators, unpaired data, the step logic, FID/checkpoints, resume, export."""
+"""The stylize task (StylizeModule, a photo -> Monet CycleGAN): translators, unpaired data, the step logic,
+image pools, FID/checkpoints, resume, export, two-process DDP."""
 
 from __future__ import annotations
 
 import lightning as L
 import pytest
 import torch
+from conftest import ChannelStats
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
-from inpaintlab.checkpointing import AtomicCheckpointIO
 from inpaintlab.losses import discriminator_loss, generator_loss
-from inpaintlab.models import ResnetGenerator, UNetTranslator, build_model, create_translator
-from inpaintlab.stylize import CycleGAN, UnpairedDataModule, random_crop_flip
-from inpaintlab.training.synthetic import write_image_folder
+from inpaintlab.models import ResnetGenerator, UNetTranslator, arch_of, build_model, create_translator
+from inpaintlab.tasks.stylize import StylizeDataModule, StylizeModule, random_crop_flip
+from inpaintlab.training.checkpoint_io import AtomicCheckpointIO
 
-SIZE = 16
-
-
-class ChannelStats(nn.Module):
-    """A test feature extractor for FID (no Inception weights needed)."""
-
-    num_features = 3
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return images.mean(dim=(2, 3))
+SIZE = 16  # crops of conftest's 20 px ``domains`` pictures
 
 
-@pytest.fixture(scope="module")
-def domains(tmp_path_factory):
-    root = tmp_path_factory.mktemp("domains")
-    write_image_folder(root / "photo/train", 6, 20, seed=0)
-    write_image_folder(root / "monet/train", 4, 20, seed=1)
-    write_image_folder(root / "photo/val", 4, 20, seed=2)
-    write_image_folder(root / "monet/val", 2, 20, seed=3)
-    return root
-
-
-def make_data(root, **kwargs) -> UnpairedDataModule:
-    return UnpairedDataModule(
+def make_data(root, **kwargs) -> StylizeDataModule:
+    return StylizeDataModule(
         str(root / "photo/train"), str(root / "monet/train"), str(root / "photo/val"), str(root / "monet/val"),
         image_size=SIZE, load_size=18, batch_size=2, **kwargs,
     )  # fmt: skip
 
 
-def make_model(**kwargs) -> CycleGAN:
+def make_model(**kwargs) -> StylizeModule:
     kwargs.setdefault("fid_every_n_epochs", 0)
-    return CycleGAN("resnet.tiny", "patch.tiny", num_grid_images=0, **kwargs)
+    return StylizeModule("resnet.tiny", "patch.tiny", num_grid_images=0, **kwargs)
 
 
 def make_trainer(run_dir, max_epochs=1, callbacks=(), **kwargs) -> L.Trainer:
@@ -65,7 +47,7 @@ def test_resnet_generator_any_size_in_range_with_gradients_and_rebuilds():
     assert out.shape == image.shape and 0 <= out.min() and out.max() <= 1
     out.mean().backward()
     assert image.grad.abs().sum() > 0
-    rebuilt = build_model({"class": "ResnetGenerator", "init": model.init_args})
+    rebuilt = build_model(arch_of(model))
     rebuilt.load_state_dict(model.state_dict())
     with torch.no_grad():
         assert torch.equal(rebuilt(image), model(image))
@@ -116,9 +98,9 @@ def test_unpaired_batches_draw_each_domain_independently(domains):
     val = [dm.on_after_batch_transfer(b, 0) for b, _, _ in dm.val_dataloader()]
     assert [v["monet"] is None for v in val] == [False, True]  # the smaller val set runs out first
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        UnpairedDataModule(str(domains / "nowhere"), "b", "c", "d").setup("fit")
+        StylizeDataModule(str(domains / "nowhere"), "b", "c", "d").setup("fit")
     with pytest.raises(ValueError, match="load_size"):
-        UnpairedDataModule("a", "b", "c", "d", image_size=32, load_size=16)
+        StylizeDataModule("a", "b", "c", "d", image_size=32, load_size=16)
 
 
 # ---------------------------------------------------------------------------------------- step logic
@@ -166,7 +148,7 @@ def test_fid_every_epoch_best_checkpoint_and_export(tmp_path, domains):
 
     L.seed_everything(0)
     model = make_model(fid_every_n_epochs=1, fid_feature_extractor=ChannelStats(), decay_start_epoch=1)
-    monitor, mode = CycleGAN.checkpoint_monitor({"fid_every_n_epochs": 1})
+    monitor, mode = StylizeModule.checkpoint_monitor({"fid_every_n_epochs": 1})
     checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="best", monitor=monitor, mode=mode, save_last=True)
     trainer = make_trainer(tmp_path, max_epochs=2, callbacks=[checkpoint], plugins=[AtomicCheckpointIO()])
     trainer.fit(model, make_data(domains))
@@ -174,14 +156,14 @@ def test_fid_every_epoch_best_checkpoint_and_export(tmp_path, domains):
     assert float(trainer.callback_metrics["val/fid"]) >= 0
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0)  # linear decay reached 0
     info = torch.load(tmp_path / "ckpt" / "best.ckpt", weights_only=True)["inpaintlab"]
-    assert info["translator_arch"]["class"] == "ResnetGenerator" and info["image_size"] == SIZE
+    assert (info["task"], info["arch"], info["image_size"]) == ("stylize", "resnet.tiny", SIZE)
     assert info["metrics"]["val_fid"] == pytest.approx(float(checkpoint.best_model_score))
 
     result = export_checkpoint(tmp_path / "ckpt" / "best.ckpt", out_dir=tmp_path / "hub", name="photo2monet")
     assert "task: stylize" in result.snippet and "mask: null" in result.snippet
     stylizer = load(result.weights, device="cpu", resolution=None)
     assert isinstance(stylizer, Stylizer) and stylizer.name == "photo2monet"
-    best = CycleGAN.load_from_checkpoint(tmp_path / "ckpt" / "best.ckpt", weights_only=True, fid_every_n_epochs=0)
+    best = StylizeModule.load_from_checkpoint(tmp_path / "ckpt" / "best.ckpt", weights_only=True, fid_every_n_epochs=0)
     image = torch.rand(1, 3, 24, 20)
     with torch.no_grad():
         torch.testing.assert_close(stylizer(image), best.photo_to_monet(image), rtol=0, atol=1e-6)
@@ -231,7 +213,7 @@ def test_cli_fits_the_cpu_recipe_on_small_images_then_stylizes_a_folder(tmp_path
     ]  # fmt: skip
     assert cli.main(args) == 0
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["model"]["class_path"] == "inpaintlab.stylize.CycleGAN"
+    assert saved["model"]["class_path"] == "inpaintlab.tasks.stylize.StylizeModule"
     assert saved["checkpoint"]["monitor"] is None  # the CPU recipe has FID off: best.ckpt is the last epoch
     info = torch.load(run / "best.ckpt", weights_only=True)["inpaintlab"]
     assert info["recipe"]["config"].endswith("cyclegan-monet.yaml") and "photo/train" in info["recipe"]["data"]
@@ -279,6 +261,21 @@ def test_stylizer_keeps_type_size_gray_and_alpha():
         stylizer(torch.full((1, 3, 8, 8), float("nan")))
 
 
+
+def test_stylizer_moves_its_model_to_its_device():
+    from inpaintlab.api import Stylizer
+
+    stylizer = Stylizer(create_translator("resnet.tiny"), device="meta")
+    assert {p.device.type for p in stylizer.model.parameters()} == {"meta"}
+    assert not stylizer.model.training
+
+
+def test_max_steps_counts_generator_updates(tmp_path, domains):
+    model = make_model()
+    trainer = make_trainer(tmp_path, max_epochs=-1, max_steps=3, limit_val_batches=0)
+    trainer.fit(model, make_data(domains))
+    assert (model.generator_steps, model.discriminator_steps, trainer.global_step) == (3, 3, 3)
+
 DDP_SCRIPT = r"""
 import json, sys
 from pathlib import Path
@@ -286,23 +283,16 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from inpaintlab.stylize import CycleGAN, UnpairedDataModule
-
-
-class ChannelStats(torch.nn.Module):
-    num_features = 3
-
-    def forward(self, images):
-        return images.mean(dim=(2, 3))
-
+from conftest import ChannelStats
+from inpaintlab.tasks.stylize import StylizeDataModule, StylizeModule
 
 out, root = Path(sys.argv[1]), Path(sys.argv[2])
-dm = UnpairedDataModule(*(str(root / d / s) for s in ("train", "val") for d in ("photo", "monet")),
+dm = StylizeDataModule(*(str(root / d / s) for s in ("train", "val") for d in ("photo", "monet")),
                         image_size=16, load_size=18, batch_size=2)
 L.seed_everything(0)
-model = CycleGAN("resnet.tiny", "patch.tiny", diff_augment="color,translation", fid_feature_extractor=ChannelStats(),
+model = StylizeModule("resnet.tiny", "patch.tiny", diff_augment="color,translation", fid_feature_extractor=ChannelStats(),
                  num_grid_images=0)
-trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=1, logger=False,
+trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=1, logger=False,
                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                     num_sanity_val_steps=0)
 trainer.fit(model, dm)
@@ -312,23 +302,10 @@ if trainer.global_rank == 0:
 """
 
 
-def test_two_process_ddp_keeps_ranks_identical_and_matches_one_process(tmp_path, domains):
+def test_two_process_ddp_keeps_ranks_identical_and_matches_one_process(tmp_path, domains, run_script):
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    script = tmp_path / "ddp_cyclegan.py"
-    script.write_text(DDP_SCRIPT)
-    repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    env.pop("LOCAL_RANK", None)
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path), str(domains)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    run_script(DDP_SCRIPT, tmp_path, domains, timeout=400)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
@@ -342,3 +319,46 @@ def test_two_process_ddp_keeps_ranks_identical_and_matches_one_process(tmp_path,
     single = make_trainer(tmp_path / "single").validate(model, make_data(domains), verbose=False)[0]
     for key in ("val/fid", "val/cycle_l1"):
         assert single[key] == pytest.approx(ddp[key], rel=1e-5), key
+
+
+def test_image_pool_keeps_a_history_and_swaps_half_once_full():
+    from inpaintlab.tasks.stylize import ImagePool
+
+    pool = ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 2, 2)
+    assert torch.equal(pool.query(first, torch.Generator().manual_seed(0)), first)  # filling: as they are
+    assert len(pool) == 4
+    swapped = 0
+    for step in range(20):
+        new = torch.full((2, 3, 2, 2), 100.0 + step)
+        out = pool.query(new, torch.Generator().manual_seed(step))
+        assert out.shape == new.shape
+        swapped += int((out[:, 0, 0, 0] < 100.0 + step).sum())  # an older image came back instead
+    assert 10 <= swapped <= 30  # about half of the 40 fakes
+    again = ImagePool(4)
+    again.load_state_dict(pool.state_dict())
+    assert torch.equal(again.images, pool.images)
+    assert torch.equal(ImagePool(0).query(first), first)
+    with pytest.raises(ValueError, match="pool size"):
+        ImagePool(-1)
+
+
+def test_discriminators_learn_from_older_fakes_and_the_pool_is_checkpointed(tmp_path, domains):
+    model = make_model(pool_size=2)
+    seen = []
+    model.d_monet.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    made = []
+    model.photo_to_monet.register_forward_hook(lambda m, args, out: made.append(out.detach().clone()))
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    make_trainer(tmp_path, callbacks=[ckpt], limit_train_batches=3, limit_val_batches=0).fit(model, make_data(domains))
+    # per step D_m runs on G's fakes (G update), the paintings, the pooled fakes (D update); G_pm makes
+    # the fakes, then runs for the cycle and the identity loss
+    pooled, fakes = seen[2::3], made[0::3]
+    assert len(pooled) == len(fakes) == 3
+    older = [any(torch.equal(img, old) for img in pooled[s] for prev in fakes[:s] for old in prev) for s in (1, 2)]
+    assert any(older)  # once the pool is full, D sees fakes of an earlier step
+    counters = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["inpaintlab_training"]
+    assert counters["image_pools"]["monet"].shape == (1, 2, 3, SIZE, SIZE)
+    restored = make_model(pool_size=2)
+    restored.load_training_counters(counters)
+    assert torch.equal(restored.fake_pools["monet"].images, model.fake_pools["monet"].images.cpu())

@@ -1,5 +1,8 @@
 """``load("auto")``: route each picture to the checkpoint made for its style and mask kind.
 
+:class:`AutoInpainter` gets its classifier and its loader from the caller
+(:func:`inpaintlab.api.pretrained.load` gives the registry's), so this module needs no hub.
+
 For every picture, a style classifier says ``"photo"`` or ``"monet"``, and
 :func:`inpaintlab.masks.mask_kind` says ``"center"``, ``"blocks"`` or ``"region"``; the picture is
 inpainted by the registry checkpoint ``"{style}-{kind}"`` (loaded once, on first use).
@@ -15,10 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from inpaintlab.api.inpainter import Inpainter, load, load_model, prepare, resolve_device
+from inpaintlab.api.inpainter import Inpainter, prepare, resolve_device
 from inpaintlab.api.io import PictureBatch
 from inpaintlab.api.plan import check_strategy
-from inpaintlab.hub import registry
 
 CLASSIFIER_NAME = "style-classifier"
 _PREVIEW_SIDE = 512
@@ -33,48 +35,36 @@ class AutoInpainter:
         classifier: ``classifier(image (1,3,h,w) float in [0,1]) -> style`` (a ``str`` or a one-item
             list), e.g. a :class:`~inpaintlab.models.classifier.StyleClassifier`'s ``predict``. The
             picture is handed over downscaled to at most 512 pixels a side.
-        loader: ``loader(name) -> Inpainter`` (default: :func:`~inpaintlab.api.load` on ``device``).
+        loader: ``loader(name) -> Inpainter``, e.g. ``lambda name: inpaintlab.load(name)``
+            (``load("auto")`` passes one that loads registry checkpoints on its device).
         mask_kind: ``mask_kind(mask (1,1,H,W)) -> "center" | "blocks" | "region"``
             (default :func:`inpaintlab.masks.mask_kind`).
-        device: passed to the default loader.
+        device: the device the inpainters run on (informational; the loader places them).
     """
 
     def __init__(
         self,
         classifier: StyleClassifier,
-        loader: Callable[[str], Inpainter] | None = None,
+        loader: Callable[[str], Inpainter],
         *,
         mask_kind: Callable[[Tensor], str] | None = None,
         device: str | torch.device | None = None,
     ):
         if not callable(classifier):
             raise TypeError(f"classifier must be callable (image -> style), got {type(classifier).__name__}")
+        if not callable(loader):
+            raise TypeError(
+                f"loader must be callable (registry name -> Inpainter), e.g. lambda name: inpaintlab.load(name); "
+                f"got {type(loader).__name__}"
+            )
         if mask_kind is None:
             from inpaintlab.masks import mask_kind
         self.classifier = classifier
         self.mask_kind = mask_kind
         self.device = resolve_device(device)
-        self.loader = loader or (lambda name: load(name, device=self.device))
+        self.loader = loader
         self.inpainters: dict[str, Inpainter] = {}
         self.last_models: list[str | None] = []
-
-    @classmethod
-    def from_registry(
-        cls,
-        device: str | torch.device | None = None,
-        classifier: StyleClassifier | None = None,
-        **kwargs: Any,
-    ) -> AutoInpainter:
-        """An AutoInpainter whose classifier is the registry's ``style-classifier`` unless one is given."""
-        if classifier is None:
-            if CLASSIFIER_NAME not in registry.list_models():
-                raise KeyError(
-                    f"load('auto') needs the {CLASSIFIER_NAME!r} checkpoint, which the registry does not "
-                    "have yet; pass classifier=<callable image -> 'photo'|'monet'> or load a named model"
-                )
-            model = load_model(CLASSIFIER_NAME, resolve_device(device))
-            classifier = model.predict if hasattr(model, "predict") else model
-        return cls(classifier, device=device, **kwargs)
 
     @property
     def name(self) -> str:

@@ -1,4 +1,5 @@
-"""``load(name_or_path)`` -> :class:`Inpainter`, which inpaints pictures of any type, size and aspect.
+""":class:`Inpainter`, which inpaints pictures of any type, size and aspect (what ``load(name)`` returns
+for an inpainting checkpoint, see :mod:`inpaintlab.api.pretrained`).
 
 >>> from inpaintlab import load
 >>> inpainter = load("monet-blocks")             # registry name, .safetensors or Lightning .ckpt
@@ -9,19 +10,13 @@
 
 from __future__ import annotations
 
-import os
-import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
-from inpaintlab.api.stylizer import Stylizer
 from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_input, window_values
-from inpaintlab.hub import cache, registry, weights
-from inpaintlab.hub.download import sha256_file
 from inpaintlab.hub.registry import CheckpointEntry
 
 DEFAULT_RESOLUTION = 256
@@ -199,102 +194,3 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device 'mps' requested but MPS is not available here; use device='cpu'")
     return device
-
-
-def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """The bare model (eval mode, on ``device``) behind a registry name, ``.safetensors`` or ``.ckpt`` file.
-
-    Raises:
-        KeyError: an unknown name (the message lists the registry's names).
-        FileNotFoundError: a path that does not exist.
-        ValueError: a file that is not safetensors / a readable checkpoint, or an arch mismatch.
-    """
-    return _load(name_or_path, resolve_device(device))[0]
-
-
-def _load(
-    name_or_path: str | os.PathLike, device: torch.device
-) -> tuple[nn.Module, CheckpointEntry | None, int | None]:
-    """(model, registry entry or None, resolution recorded with the weights or None)."""
-    entry, resolution = None, None
-    path = Path(name_or_path)
-    as_text = str(name_or_path)
-    if path.suffix == ".ckpt":
-        if not path.is_file():
-            raise FileNotFoundError(f"training checkpoint {path} does not exist")
-        state_dict, info = weights.load_training_checkpoint(path)
-        model, resolution = weights.build_model(info["arch"]), info.get("image_size")
-    elif path.suffix == ".safetensors" or os.sep in as_text or "/" in as_text:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"weights file {path} does not exist; registry names have no '/' or suffix"
-            )
-        meta = weights.read_metadata(path)
-        try:
-            candidate = {e.file: e for e in registry.load_registry().values()}.get(path.name)
-        except registry.RegistryError as err:  # a broken registry must not block loading a local file
-            warnings.warn(f"ignoring the checkpoint registry: {err}", stacklevel=3)
-            candidate = None
-        if candidate is not None and sha256_file(path) == candidate.sha256:
-            entry = candidate  # it is that registry checkpoint
-        arch = weights.read_arch(path) or (entry.arch if entry else None)
-        if arch is None:
-            raise ValueError(
-                f"{path} has no {weights.ARCH_KEY!r} metadata and is no registry checkpoint, so its "
-                "architecture is unknown; write it with inpaintlab.hub.save_weights (or `inpaintlab export`)"
-            )
-        raw = meta.get(weights.META_PREFIX + "resolution", "")
-        resolution = int(raw) if raw.isdigit() else None
-        state_dict, model = weights.load_weights(path), weights.build_model(arch)
-    else:
-        entry = registry.get_entry(as_text)
-        file = cache.fetch(entry)
-        stored = weights.read_arch(file)
-        if stored is not None and stored != entry.arch:
-            raise ValueError(
-                f"{file} was built as {stored} but the registry entry {entry.name!r} says {entry.arch}; "
-                "the registry entry is wrong: fix its arch field"
-            )
-        state_dict, model = weights.load_weights(file), weights.build_model(entry.arch)
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as err:
-        raise ValueError(
-            f"the weights in {name_or_path} do not fit the model {type(model).__name__}: {err}"
-        ) from None
-    return model.to(device).eval(), entry, resolution
-
-
-def load(name_or_path: str | os.PathLike, device: str | torch.device | None = None, **kwargs: Any):
-    """Load an inpainter.
-
-    Args:
-        name_or_path: a registry name (``inpaintlab models`` lists them), a ``.safetensors`` file
-            (architecture from its metadata, or from the registry entry with the same file name),
-            a Lightning ``.ckpt`` from ``fit``, or ``"auto"`` (an :class:`~inpaintlab.api.auto.AutoInpainter`
-            that routes each picture to ``{style}-{mask kind}``; pass ``classifier=`` until the
-            registry has a ``style-classifier``). A style translator (``"photo2monet"``, task ``stylize``)
-            gives a :class:`~inpaintlab.api.stylizer.Stylizer` instead: ``load("photo2monet")(img)``.
-        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
-        **kwargs: passed to :class:`Inpainter` (``resolution``, ``strategy``, ``max_hole``, ``batch_size``, ...)
-            or, for ``"auto"``, to :class:`~inpaintlab.api.auto.AutoInpainter`.
-    """
-    if str(name_or_path) == "auto":
-        from inpaintlab.api.auto import AutoInpainter
-
-        return AutoInpainter.from_registry(device=device, **kwargs)
-    from inpaintlab.models import TRANSLATORS  # already imported by _load, which builds the model
-
-    device = resolve_device(device)
-    model, entry, resolution = _load(name_or_path, device)
-    kwargs.setdefault("name", entry.name if entry else Path(name_or_path).stem)
-    if type(model).__name__ in TRANSLATORS:  # a photo -> Monet translator (task: stylize)
-        kwargs.setdefault("resolution", entry.resolution if entry else resolution)
-        return Stylizer(model, entry=entry, device=device, **kwargs)
-    if entry is not None and entry.task != "inpaint":
-        raise ValueError(
-            f"{entry.name!r} is a {entry.task} checkpoint, not an inpainter; use load_model() for it"
-        )
-    if resolution and getattr(model, "native_resolution", None) is None:
-        kwargs.setdefault("resolution", resolution)
-    return Inpainter(model, entry=entry, device=device, **kwargs)

@@ -38,9 +38,9 @@ class Stylizer:
     ) -> None:
         if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4):
             raise ValueError(f"resolution must be an int >= 4 or None (the picture's own size), got {resolution!r}")
-        self.model = model.eval()
-        self.entry = entry
         self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.entry = entry
         self.resolution = resolution
         self.name = name or (entry.name if entry else type(model).__name__)
 

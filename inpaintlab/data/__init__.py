@@ -1,6 +1,6 @@
-"""Image folders -> inpainting batches ``{"image": (N,3,H,W), "mask": (N,1,H,W), "kind": list[str]}``."""
+"""The data modules' shared parts: image reading, transforms, seeds and samplers, the on-device image
+store, synthetic pictures. The data modules themselves live with their task (:mod:`inpaintlab.tasks`)."""
 
-from inpaintlab.data.datamodule import InpaintDataModule
 from inpaintlab.data.folder_dataset import TrainImageDataset, ValImageDataset
 from inpaintlab.data.gpu_store import DeviceImageStore, decode_centre_squares
 from inpaintlab.data.image_io import (
@@ -11,7 +11,14 @@ from inpaintlab.data.image_io import (
     read_image,
     to_rgb,
 )
-from inpaintlab.data.seeding import EpochSeededSampler, fixed_val_mask, mix_seed, val_mask_generator
+from inpaintlab.data.seeding import (
+    EpochSeededSampler,
+    eval_sampler,
+    fixed_val_mask,
+    mix_seed,
+    val_mask_generator,
+)
+from inpaintlab.data.synthetic import synthetic_image, write_image_folder
 from inpaintlab.data.transforms import (
     Augmentation,
     AugmentParams,
@@ -26,19 +33,21 @@ __all__ = [
     "Augmentation",
     "DeviceImageStore",
     "EpochSeededSampler",
-    "InpaintDataModule",
     "TrainImageDataset",
     "ValImageDataset",
     "crop_resize_batch",
     "decode_centre_squares",
     "decode_readable",
     "drop_unreadable",
+    "eval_sampler",
     "fixed_val_mask",
     "jitter_brightness_contrast",
     "list_image_files",
     "mix_seed",
     "read_image",
     "sample_augment_params",
+    "synthetic_image",
     "to_rgb",
     "val_mask_generator",
+    "write_image_folder",
 ]

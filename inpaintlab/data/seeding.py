@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler
 
 from inpaintlab._checks import as_size
 from inpaintlab.masks.base import MaskSampler
@@ -73,3 +73,15 @@ class EpochSeededSampler(Sampler[tuple[int, int]]):
             order = torch.arange(self.num_samples)
         sample_seeds = torch.randint(0, 1 << 62, (self.num_samples,), generator=generator)
         yield from zip(order.tolist(), sample_seeds.tolist())
+
+
+def eval_sampler(dataset: Dataset, trainer) -> Sampler | None:
+    """The sampler of a validation / test loader: under DDP each rank's share of ``dataset`` in order,
+    **without** the repeats a ``DistributedSampler`` pads the shares with (which would enter the metrics
+    twice), so the ranks together see every image exactly once; ranks may run one batch less. None (a
+    plain in-order loader) on one process. Lightning keeps a sampler it is given for DDP as it is."""
+    if trainer is None or trainer.world_size <= 1:
+        return None
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+    return UnrepeatedDistributedSampler(dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False)

@@ -5,7 +5,8 @@
 
 Modules: ``registry`` (checkpoints.yaml -> CheckpointEntry), ``download`` (HTTP with retries and
 mirrors), ``cache`` (where files live, locking, offline mode), ``weights`` (safetensors with the
-architecture in the metadata, Lightning checkpoints), ``export`` (training checkpoint -> hub file).
+architecture preset in the metadata; the one reader of training checkpoints), ``export`` (training
+checkpoint -> hub file). Models are built by ``inpaintlab.models.build_model``.
 The torch-dependent names (``weights``, ``export``) are imported on first use, so the download
 machinery stays importable without loading torch.
 """
@@ -48,8 +49,8 @@ _LAZY = {
     "load_weights": "inpaintlab.hub.weights",
     "read_arch": "inpaintlab.hub.weights",
     "read_metadata": "inpaintlab.hub.weights",
-    "build_model": "inpaintlab.hub.weights",
     "load_training_checkpoint": "inpaintlab.hub.weights",
+    "read_training_checkpoint": "inpaintlab.hub.weights",
     "export_checkpoint": "inpaintlab.hub.export",
     "ExportResult": "inpaintlab.hub.export",
 }
@@ -66,7 +67,6 @@ __all__ = [
     "OfflineError",
     "Recipe",
     "RegistryError",
-    "build_model",
     "cache_dir",
     "default_registry_path",
     "download_mirrors",
@@ -86,6 +86,7 @@ __all__ = [
     "parse_registry",
     "read_arch",
     "read_metadata",
+    "read_training_checkpoint",
     "repo_hub_dir",
     "save_weights",
     "sha256_file",

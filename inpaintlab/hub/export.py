@@ -83,8 +83,9 @@ def export_checkpoint(
     metrics = info.get("metrics") if isinstance(info.get("metrics"), dict) else {}
     task = info["task"]
     what = f"{mask or TODO} masks" if task == "inpaint" else task
+    preset = arch if isinstance(arch, str) else arch["preset"]
     entry: dict[str, Any] = {
-        "description": description or f"{style or TODO} pictures, {what}, {arch['class']}",
+        "description": description or f"{style or TODO} pictures, {what}, {preset}",
         "task": task,
         "style": style or TODO,
         "mask": (mask or TODO) if task == "inpaint" else None,

@@ -25,6 +25,7 @@ MASK_KINDS = ("center", "blocks", "region")
 VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_PRESET_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*(\.[a-z0-9_]+)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = (
     "description",
@@ -76,8 +77,12 @@ class CheckpointEntry:
             photo -> Monet translator, ``load("photo2monet")``).
         style: picture style it was trained on (``"photo"``, ``"monet"``).
         mask: mask kind it was trained on (``"center"``, ``"blocks"``, ``"region"``); None for the other tasks.
-        arch: ``{"class": str, "init": dict}``, what ``inpaintlab.models.build_model`` rebuilds.
-        resolution: native resolution in pixels (square inputs of this size).
+        arch: the architecture, a preset name of ``inpaintlab.models.PRESETS`` (e.g.
+            ``"unet.prefill.small"``) or ``{"preset": name, "args": {overrides}}``: what
+            ``inpaintlab.models.build_model`` builds. Preset names are stable, so renaming a Python class
+            never breaks an entry (registries written before presets, ``{"class", "init"}``, still load).
+        resolution: the resolution the weights were trained at, in pixels (square inputs of this size);
+            the one place it is recorded for a registry checkpoint (the architecture does not hold it).
         value_range: pixel range at the model boundary, ``(0.0, 1.0)`` or ``(-1.0, 1.0)``.
         file: safetensors file name.
         sha256: expected SHA-256 of the file (64 lowercase hex digits).
@@ -93,7 +98,7 @@ class CheckpointEntry:
     task: str
     style: str
     mask: str | None
-    arch: dict[str, Any]
+    arch: str | dict[str, Any]
     resolution: int
     value_range: tuple[float, float]
     file: str
@@ -111,7 +116,7 @@ class CheckpointEntry:
             "task": self.task,
             "style": self.style,
             "mask": self.mask,
-            "arch": {"class": self.arch["class"], "init": dict(self.arch["init"])},
+            "arch": _copy_arch(self.arch),
             "resolution": self.resolution,
             "value_range": list(self.value_range),
             "file": self.file,
@@ -123,6 +128,24 @@ class CheckpointEntry:
             "metrics": dict(self.metrics),
         }
         return data
+
+
+def _copy_arch(arch: str | dict[str, Any]) -> str | dict[str, Any]:
+    if isinstance(arch, str):
+        return arch
+    return {key: dict(value) if isinstance(value, dict) else value for key, value in arch.items()}
+
+
+def _arch_ok(arch: Any) -> bool:
+    """A preset name, ``{preset: str, args: {...}}``, or the pre-preset ``{class: str, init: {...}}``."""
+    if isinstance(arch, str):
+        return bool(_PRESET_NAME.match(arch))
+    if not isinstance(arch, dict):
+        return False
+    if "preset" in arch:
+        args = arch.get("args", {})
+        return set(arch) <= {"preset", "args"} and isinstance(arch["preset"], str) and isinstance(args, dict)
+    return set(arch) == {"class", "init"} and isinstance(arch["class"], str) and isinstance(arch["init"], dict)
 
 
 def default_registry_path() -> Path:
@@ -210,10 +233,10 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
         raise fail("mask", f"null for a {task} checkpoint", mask)
 
     arch = get("arch")
-    if not isinstance(arch, dict) or set(arch) != {"class", "init"} or not isinstance(arch["class"], str):
-        raise fail("arch", "a mapping {class: <model class name>, init: {<constructor arguments>}}", arch)
-    if not isinstance(arch["init"], dict):
-        raise fail("arch.init", "a mapping of constructor arguments", arch["init"])
+    if not _arch_ok(arch):
+        raise fail(
+            "arch", "an architecture preset name such as unet.prefill.small, or {preset: <name>, args: {...}}", arch
+        )
 
     resolution = get("resolution")
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
@@ -274,7 +297,7 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
         task=task,
         style=text("style"),
         mask=mask,
-        arch={"class": arch["class"], "init": dict(arch["init"])},
+        arch=_copy_arch(arch),
         resolution=resolution,
         value_range=value_range,  # type: ignore[arg-type]
         file=file,

@@ -1,9 +1,15 @@
-"""Self-describing weight files: safetensors with the architecture JSON in their metadata.
+"""Weight files: self-describing safetensors, and the one reader of training checkpoints.
 
-A hub weights file is a safetensors file (never a pickle) whose metadata holds
-``"inpaintlab.arch": '{"class": ..., "init": {...}}'`` plus a few descriptive keys, so a file alone is
-enough to rebuild its model. Training checkpoints (Lightning ``.ckpt``) are read with
-``torch.load(weights_only=True)`` only.
+A hub weights file is a safetensors file (never a pickle) whose metadata names its architecture as a
+preset spec (``"inpaintlab.arch": '"unet.prefill.small"'``, see :mod:`inpaintlab.models`) plus the
+resolution it was trained at and a few descriptive keys, so a file alone is enough to rebuild and run
+its model. Files written before presets hold ``{"class": ..., "init": {...}}`` there; they still load
+(:func:`inpaintlab.models.parse_arch` converts them).
+
+Training checkpoints (Lightning ``.ckpt``) are read by :func:`read_training_checkpoint` only, with
+``torch.load(weights_only=True)``: it knows which ``state_dict`` prefix holds the model each task exports
+(:data:`EXPORTED_PREFIXES`) and reads the ``ckpt["inpaintlab"]`` block of every version of the training
+modules. Export, ``load(run.ckpt)`` and ``init_from`` all go through it.
 """
 
 from __future__ import annotations
@@ -12,22 +18,40 @@ import json
 import os
 import pickle
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from torch import Tensor, nn
+from torch import Tensor
 
 ARCH_KEY = "inpaintlab.arch"
 META_PREFIX = "inpaintlab."
 
+EXPORTED_PREFIXES: dict[str, tuple[tuple[str, str], ...]] = {
+    "inpaint": (("generator_ema.", "ema"), ("generator.", "raw")),
+    "stylize": (("photo_to_monet.", "raw"),),
+    "classify": (("classifier.", "raw"),),
+}
+"""Task -> the ``state_dict`` prefixes of the model a training checkpoint exports, in order of preference
+(an inpainter's EMA copy first), with what each is called (``"ema"`` / ``"raw"``)."""
 
+# ckpt["inpaintlab"] of checkpoints written before the "task" / "arch" keys: the arch key says the task
+_LEGACY_ARCH_KEYS = {"generator_arch": "inpaint", "translator_arch": "stylize", "classifier_arch": "classify"}
+
+
+def strip_prefix(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The entries of ``state`` under ``prefix``, with the prefix removed (``{}`` when there are none)."""
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+# ---------------------------------------------------------------------------------------- safetensors
 def save_weights(
     state_dict: dict[str, Tensor],
     path: str | os.PathLike,
-    arch: dict[str, Any],
+    arch: Any,
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``state_dict`` as safetensors with ``arch`` (and ``metadata``) in the header, atomically.
@@ -35,12 +59,14 @@ def save_weights(
     Args:
         state_dict: tensors to save (moved to CPU, made contiguous; shared storage is copied).
         path: output ``.safetensors`` file.
-        arch: ``{"class": str, "init": dict}`` (JSON-serialisable).
-        metadata: extra descriptive values, stored as ``inpaintlab.<key>`` (non-strings as JSON).
+        arch: the architecture spec (a preset name or ``{"preset", "args"}``; stored normalised).
+        metadata: extra descriptive values, stored as ``inpaintlab.<key>`` (non-strings as JSON), e.g.
+            ``resolution`` (the training resolution, used when the file is loaded by path).
     """
+    from inpaintlab.models import normalize_arch
+
     path = Path(path)
-    _check_arch(arch, str(path))
-    meta = {ARCH_KEY: json.dumps(arch, sort_keys=True)}
+    meta = {ARCH_KEY: json.dumps(normalize_arch(arch), sort_keys=True)}
     for key, value in (metadata or {}).items():
         meta[META_PREFIX + key] = value if isinstance(value, str) else json.dumps(value)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
@@ -66,17 +92,21 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         ) from None
 
 
-def read_arch(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The ``{"class", "init"}`` architecture stored in a weights file, or None if it has none."""
+def read_arch(path: str | os.PathLike) -> Any | None:
+    """The architecture spec stored in a weights file as written (None if it has none)."""
     raw = read_metadata(path).get(ARCH_KEY)
     if raw is None:
         return None
     try:
-        arch = json.loads(raw)
+        return json.loads(raw)
     except json.JSONDecodeError:
         raise ValueError(f"{path}: metadata {ARCH_KEY!r} is not JSON: {raw[:80]!r}") from None
-    _check_arch(arch, str(path))
-    return arch
+
+
+def read_resolution(path: str | os.PathLike) -> int | None:
+    """The training resolution stored in a weights file, or None."""
+    raw = read_metadata(path).get(META_PREFIX + "resolution", "")
+    return int(raw) if raw.isdigit() else None
 
 
 def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Tensor]:
@@ -85,35 +115,54 @@ def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     return load_file(str(path), device=str(device))
 
 
-def build_model(arch: dict[str, Any]) -> nn.Module:
-    """Rebuild a model from ``{"class": ..., "init": {...}}`` through ``inpaintlab.models.build_model``."""
-    from inpaintlab.models import build_model as _build
+# ---------------------------------------------------------------------------------------- training checkpoints
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    """What :func:`read_training_checkpoint` found in a Lightning checkpoint of an inpaintlab run.
 
-    _check_arch(arch, "arch")
-    return _build(arch)
-
-
-# The model a training checkpoint exports, by the arch key its module writes: state_dict prefixes in
-# order of preference (the generator's EMA copy first).
-EXPORTED_MODELS = {
-    "generator_arch": (("generator_ema.", "ema"), ("generator.", "raw")),
-    "classifier_arch": (("classifier.", "raw"),),
-    "translator_arch": (("photo_to_monet.", "raw"),),
-}
-EXPORTED_TASKS = {"generator_arch": "inpaint", "classifier_arch": "classify", "translator_arch": "stylize"}
-
-
-def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Generator weights and the ``inpaintlab`` info block of a Lightning checkpoint from ``fit``.
-
-    The checkpoint is read with ``torch.load(weights_only=True)``. Generator keys are prefixed
-    ``generator_ema.`` (preferred, the EMA copy) or ``generator.``; the prefix is stripped.
-
-    Returns:
-        (state_dict, info): info is ``ckpt["inpaintlab"]`` (``generator_arch``, ``classifier_arch`` or
-        ``translator_arch``, ``image_size``, ``mask_kind``, ``style``) plus ``"arch"`` (the exported model's
-        architecture), ``"weights": "ema" | "raw"`` and ``"task"`` (the registry task of that model).
+    Attributes:
+        path: the file.
+        task: ``"inpaint"``, ``"stylize"`` or ``"classify"``.
+        arch: the architecture spec of the model the run exports (normalised; pre-preset ones converted).
+        state_dict: the run's whole ``state_dict``.
+        info: ``image_size``, ``mask_kind``, ``style``, ``metrics``, ``recipe`` (what the module recorded).
+        counters: ``ckpt["inpaintlab_training"]`` (step counters and the like), ``{}`` if absent.
     """
+
+    path: Path
+    task: str
+    arch: Any
+    state_dict: dict[str, Tensor]
+    info: dict[str, Any] = field(default_factory=dict)
+    counters: dict[str, Any] = field(default_factory=dict)
+
+    def weights(self, prefix: str) -> dict[str, Tensor]:
+        """The weights under ``prefix`` (e.g. ``"discriminator."``), prefix removed; ``{}`` if none."""
+        return strip_prefix(self.state_dict, prefix)
+
+    def exported_weights(self, prefer_ema: bool = True) -> tuple[dict[str, Tensor], str]:
+        """``(weights, "ema" | "raw")`` of the exported model (the EMA copy first, unless ``prefer_ema=False``)."""
+        prefixes = EXPORTED_PREFIXES[self.task]
+        if not prefer_ema:
+            prefixes = tuple(p for p in prefixes if p[1] != "ema") or prefixes
+        for prefix, kind in prefixes:
+            weights = self.weights(prefix)
+            if weights:
+                return weights, kind
+        expected = " or ".join(repr(prefix) for prefix, _ in prefixes)
+        raise ValueError(f"{self.path}: state_dict has no {expected} keys; found e.g. {list(self.state_dict)[:3]}")
+
+
+def read_training_checkpoint(path: str | os.PathLike) -> TrainingCheckpoint:
+    """Read a Lightning checkpoint written by one of inpaintlab's training modules (any version).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not readable with ``weights_only=True``, not a Lightning checkpoint, or not written by
+            inpaintlab (no architecture recorded).
+    """
+    from inpaintlab.models import normalize_arch
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training checkpoint {path} does not exist")
@@ -125,31 +174,44 @@ def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor]
         raise ValueError(
             f"could not read {path} with torch.load(weights_only=True): {reason} inpaintlab never unpickles "
             "arbitrary objects; the checkpoint must hold only tensors and plain Python values "
-            "(a checkpoint written by inpaintlab's training module does)"
+            "(a checkpoint written by inpaintlab's training modules does)"
         ) from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
-        raise ValueError(f"{path} is not a Lightning checkpoint: no 'state_dict' dictionary in it")
-    info = ckpt.get("inpaintlab")
-    arch_key = next((key for key in EXPORTED_MODELS if isinstance(info, dict) and key in info), None)
-    if arch_key is None:
-        raise ValueError(
-            f"{path} has no ckpt['inpaintlab']['generator_arch'] (or 'classifier_arch', 'translator_arch'); "
-            "it was not written "
-            "by inpaintlab's training modules, so the model architecture is unknown"
+        raise ValueError(  # noqa: TRY004 - a bad file, not a bad argument type
+            f"{path} is not a Lightning checkpoint: no 'state_dict' dictionary in it"
         )
-    _check_arch(info[arch_key], f"{path}: ckpt['inpaintlab'][{arch_key!r}]")
-    state = ckpt["state_dict"]
-    for prefix, kind in EXPORTED_MODELS[arch_key]:
-        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if weights:
-            task = EXPORTED_TASKS[arch_key]
-            return weights, {**info, "arch": info[arch_key], "weights": kind, "task": task}
-    expected = " or ".join(repr(prefix) for prefix, _ in EXPORTED_MODELS[arch_key])
-    raise ValueError(f"{path}: state_dict has no {expected} keys; found e.g. {list(state)[:3]}")
+    info = ckpt.get("inpaintlab")
+    info = dict(info) if isinstance(info, dict) else {}
+    task, arch = info.pop("task", None), info.pop("arch", None)
+    if task is None:  # written before the task / arch keys: {"generator_arch": {"class", "init"}, ...}
+        key = next((k for k in _LEGACY_ARCH_KEYS if k in info), None)
+        if key is not None:
+            task, arch = _LEGACY_ARCH_KEYS[key], info.pop(key)
+            if task == "inpaint" and not info.get("image_size"):  # once an argument of the generator
+                info["image_size"] = (arch.get("init") or {}).get("native_resolution")
+    if task not in EXPORTED_PREFIXES or arch is None:
+        raise ValueError(
+            f"{path} records no task and architecture (ckpt['inpaintlab']['task'] / ['arch']); it was not "
+            "written by inpaintlab's training modules, so the model architecture is unknown"
+        )
+    try:
+        arch = normalize_arch(arch)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: ckpt['inpaintlab'] names an unknown architecture: {err}") from None
+    counters = ckpt.get("inpaintlab_training")
+    return TrainingCheckpoint(
+        path=path, task=task, arch=arch, state_dict=ckpt["state_dict"], info=info,
+        counters=counters if isinstance(counters, dict) else {},
+    )  # fmt: skip
 
 
-def _check_arch(arch: Any, where: str) -> None:
-    if not (
-        isinstance(arch, dict) and isinstance(arch.get("class"), str) and isinstance(arch.get("init"), dict)
-    ):
-        raise ValueError(f"{where}: architecture must be {{'class': str, 'init': dict}}, got {arch!r:.120}")
+def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The exported model's weights and a description of a training checkpoint (for export).
+
+    Returns:
+        (state_dict, info): info holds ``task``, ``arch`` (spec), ``weights`` (``"ema"`` / ``"raw"``),
+        ``image_size``, ``mask_kind``, ``style``, ``metrics`` and ``recipe`` (where recorded).
+    """
+    ckpt = read_training_checkpoint(path)
+    weights, kind = ckpt.exported_weights()
+    return weights, {**ckpt.info, "task": ckpt.task, "arch": ckpt.arch, "weights": kind}

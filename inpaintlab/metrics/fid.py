@@ -153,9 +153,10 @@ class FIDMetric(Metric):
         real_fingerprint: names the real set in the disk cache (e.g. :func:`real_set_fingerprint` of the val
             file list, image size and extractor); may be set later through the attribute, before the first
             ``update``. The disk cache is used only when both ``cache_dir`` and ``real_fingerprint`` are set.
-        num_real_images: size of the full real set. When given, the real statistics are cached only once at
-            least this many real images were gathered (guards against caching the partial set of Lightning's
-            sanity-check batches). ``None``: cache at the first ``compute()``.
+        num_real_images: size of the full real set. When given, the real statistics are cached only when
+            exactly this many real images were gathered (not the partial set of Lightning's sanity-check
+            batches, nor a set with the repeats of a padded DistributedSampler). ``None``: cache at the first
+            ``compute()``.
         num_features: D, if the extractor has no ``num_features`` attribute (else a probe forward finds it).
         **kwargs: passed to :class:`torchmetrics.Metric`.
     """
@@ -272,10 +273,14 @@ class FIDMetric(Metric):
         self._load_disk_cache()
         return self._real_cache is None
 
-    def reset_real_cache(self) -> None:
-        """Forget the cached real statistics (the disk file stays); feed the real images again."""
+    def reset_real_cache(self, from_disk: bool = True) -> None:
+        """Forget the cached real statistics (the disk file stays); feed the real images again.
+
+        ``from_disk=False`` also ignores the disk cache until the next ``compute()`` has rebuilt the
+        statistics (what every rank does when some rank has no cached statistics: all ranks then feed the
+        real images of the same epoch, so the gathered real set is complete)."""
         self._real_cache = None
-        self._disk_checked_for = None
+        self._disk_checked_for = None if from_disk else self.cache_path
 
     def _load_disk_cache(self) -> None:
         path = self.cache_path
@@ -361,7 +366,14 @@ class FIDMetric(Metric):
                     "update(images, real=True) with the validation images before compute()"
                 )
             real_cache = self._make_cache(real)
-            if self.num_real_images is None or real.shape[0] >= self.num_real_images:
+            if self.num_real_images is not None and real.shape[0] > self.num_real_images:
+                warnings.warn(
+                    f"FID: {real.shape[0]} real images were gathered but the real set has {self.num_real_images}; "
+                    "some were counted twice (a DistributedSampler pads each rank's share with repeats: "
+                    "validate with an unpadded sampler); the real statistics are not cached",
+                    stacklevel=2,
+                )
+            elif self.num_real_images is None or real.shape[0] == self.num_real_images:
                 self._real_cache = real_cache
                 self._save_disk_cache()
         fake = self._features("fake_features")

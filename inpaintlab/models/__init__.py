@@ -1,22 +1,33 @@
-"""Generators, discriminators and their factory.
+"""Generators, discriminators, translators, the style classifier, and the one way to build them.
 
-Names are resolved through explicit dicts (no registration at import time):
+Every architecture has a stable **preset** name (as timm names its models): ``"unet.prefill"``,
+``"patch.70"``, ``"resnet9.base"``... (:data:`PRESETS`, an explicit dict: no registration at import
+time; ``*.tiny`` presets have a few thousand parameters, for tests). An **architecture spec** names a
+preset, optionally with argument overrides; it is what recipes, training checkpoints, hub files and
+registry entries store, so renaming a class never breaks a published file:
 
-* ``GENERATORS`` / ``DISCRIMINATORS`` / ``TRANSLATORS`` (CycleGAN): class name -> class.
-* ``GENERATOR_PRESETS`` / ``DISCRIMINATOR_PRESETS``: timm-style ``"arch.tag"`` -> ``(class name,
-  kwargs)``. ``*.tiny`` presets are a few thousand parameters, for tests.
+    "unet.prefill.small"                                    # a preset
+    {"preset": "patch.34", "args": {"base_channels": 32}}   # a preset with overrides
 
-    >>> g = create_generator("unet.tiny")                  # a preset
-    >>> g = create_generator("UNetGenerator", depth=4)     # a class name with kwargs
-    >>> d = create_discriminator("patch.70", in_channels=4)
-    >>> g2 = build_model({"class": type(g).__name__, "init": g.init_args})   # as the hub stores it
+    >>> g = build_model("unet.tiny")                        # the one builder
+    >>> d = build_model({"preset": "patch.70", "args": {"in_channels": 4}}, role="discriminator")
+    >>> arch_of(g)                                          # the spec of a model, from its init_args
+    'unet.tiny'
+
+``create_generator`` / ``create_discriminator`` / ``create_translator`` are ``build_model`` for one role.
+The resolution a checkpoint was trained at is not part of the architecture (the hub records it beside
+the weights).
 """
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
 from torch import nn
 
-from inpaintlab.models.base import InpaintGenerator, masked_input
+from inpaintlab.models.base import InpaintGenerator, masked_input, records_init_args
 from inpaintlab.models.classifier import StyleClassifier
 from inpaintlab.models.context_encoder import ContextEncoder
 from inpaintlab.models.dilated_unet import DilatedUNet
@@ -33,71 +44,92 @@ from inpaintlab.models.timm_unet import TimmUNetGenerator
 from inpaintlab.models.translators import ResnetGenerator, UNetTranslator
 from inpaintlab.models.unet import UNetGenerator
 
-GENERATORS: dict[str, type[InpaintGenerator]] = {
-    "UNetGenerator": UNetGenerator,
-    "ContextEncoder": ContextEncoder,
-    "TimmUNetGenerator": TimmUNetGenerator,
-    "DilatedUNet": DilatedUNet,
-}
+ROLES = ("generator", "discriminator", "translator", "classifier")
 
-CLASSIFIERS: dict[str, type[nn.Module]] = {"StyleClassifier": StyleClassifier}
 
-TRANSLATORS: dict[str, type[nn.Module]] = {"ResnetGenerator": ResnetGenerator, "UNetTranslator": UNetTranslator}
+@dataclass(frozen=True)
+class Preset:
+    """One named architecture: ``cls(**kwargs)``, used in the ``role`` (a key of :data:`ROLES`)."""
 
-DISCRIMINATORS: dict[str, type[nn.Module]] = {
-    "PatchDiscriminator": PatchDiscriminator,
-    "GlobalDiscriminator": GlobalDiscriminator,
-    "DualDiscriminator": DualDiscriminator,
-}
+    cls: type[nn.Module]
+    role: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
-GENERATOR_PRESETS: dict[str, tuple[str, dict]] = {
-    "unet.tiny": ("UNetGenerator", {"base_channels": 4, "depth": 3, "max_channels": 8}),
-    "unet.base": ("UNetGenerator", {}),  # ~6.9M parameters
-    "unet.learned_skips": ("UNetGenerator", {"skip": "learned"}),
-    "unet.noise": ("UNetGenerator", {"noise_std": 0.1}),
-    "unet.prefill": ("UNetGenerator", {"prefill": "pyramid"}),
-    "dilated_unet.tiny": ("DilatedUNet", {"channels": [4, 4, 8, 8], "dilations": [1, 2]}),
-    "dilated_unet.base": ("DilatedUNet", {}),  # ~2.9M parameters, 1.3 GMAC at 256 px
-    "context_encoder.tiny": ("ContextEncoder", {"image_size": 32, "base_channels": 4, "max_channels": 8}),
-    "context_encoder.base": ("ContextEncoder", {"image_size": 128, "base_channels": 64}),
-    "timm_unet.tiny": (
-        "TimmUNetGenerator",
-        {"backbone": "test_efficientnet", "decoder_channels": [16, 16, 8, 8, 4]},
+
+_G, _D, _T, _C = ROLES
+
+PRESETS: dict[str, Preset] = {
+    # inpainting generators: (image, mask) -> image
+    "unet.tiny": Preset(UNetGenerator, _G, {"base_channels": 4, "depth": 3, "max_channels": 8}),
+    "unet.base": Preset(UNetGenerator, _G),  # ~6.9M parameters
+    "unet.learned_skips": Preset(UNetGenerator, _G, {"skip": "learned"}),
+    "unet.noise": Preset(UNetGenerator, _G, {"noise_std": 0.1}),
+    "unet.prefill": Preset(UNetGenerator, _G, {"prefill": "pyramid"}),
+    # the shipped CPU first versions (1.2M parameters)
+    "unet.prefill.small": Preset(
+        UNetGenerator, _G, {"base_channels": 16, "depth": 5, "max_channels": 128, "prefill": "pyramid"}
+    ),
+    # the 256 px zoo's generator: harmonic prefill + a gated dilated-residual correction at 1/2..1/16 scale
+    "dilated_unet.tiny": Preset(DilatedUNet, _G, {"channels": [4, 4, 8, 8], "dilations": [1, 2]}),
+    "dilated_unet.base": Preset(DilatedUNet, _G),  # 2.8M parameters, 2.7 GFLOP per 256x256 picture
+    "context_encoder.tiny": Preset(ContextEncoder, _G, {"image_size": 32, "base_channels": 4, "max_channels": 8}),
+    "context_encoder.base": Preset(ContextEncoder, _G, {"image_size": 128, "base_channels": 64}),
+    "timm_unet.tiny": Preset(
+        TimmUNetGenerator, _G, {"backbone": "test_efficientnet", "decoder_channels": [16, 16, 8, 8, 4]}
     ),
     # random init; pass pretrained=True for timm's ImageNet weights (downloads them)
-    "timm_unet.resnet18": ("TimmUNetGenerator", {"backbone": "resnet18"}),
-}
-
-TRANSLATOR_PRESETS: dict[str, tuple[str, dict]] = {
-    "resnet.tiny": ("ResnetGenerator", {"base_channels": 4, "n_blocks": 1}),
-    "resnet.small": ("ResnetGenerator", {"base_channels": 32, "n_blocks": 6}),  # 2.0M, CPU recipes
-    "resnet9.base": ("ResnetGenerator", {}),  # CycleGAN's 256 px generator, 11.4M parameters
-    "resnet6.base": ("ResnetGenerator", {"n_blocks": 6}),  # CycleGAN's 128 px generator
-    "unet_translator.tiny": ("UNetTranslator", {"base_channels": 4, "depth": 3, "max_channels": 8}),
-    "unet_translator.base": ("UNetTranslator", {}),
-}
-
-DISCRIMINATOR_PRESETS: dict[str, tuple[str, dict]] = {
-    "patch.tiny": ("PatchDiscriminator", {"base_channels": 4, "num_layers": 2}),
-    "patch.70": ("PatchDiscriminator", {"num_layers": 3}),
-    "patch.34": ("PatchDiscriminator", {"num_layers": 2}),
-    "patch.16": ("PatchDiscriminator", {"num_layers": 1}),
-    "patch.70.spectral": ("PatchDiscriminator", {"num_layers": 3, "norm": "spectral"}),
-    "global.tiny": ("GlobalDiscriminator", {"image_size": 32, "base_channels": 4, "max_channels": 16}),
-    "global.base": ("GlobalDiscriminator", {"image_size": 256}),
-    "global.pooled": ("GlobalDiscriminator", {"image_size": None}),
-    "dual.tiny": (
-        "DualDiscriminator",
+    "timm_unet.resnet18": Preset(TimmUNetGenerator, _G, {"backbone": "resnet18"}),
+    # discriminators: image (3 or 4 channels) -> logits
+    "patch.tiny": Preset(PatchDiscriminator, _D, {"base_channels": 4, "num_layers": 2}),
+    "patch.70": Preset(PatchDiscriminator, _D, {"num_layers": 3}),
+    "patch.34": Preset(PatchDiscriminator, _D, {"num_layers": 2}),
+    "patch.16": Preset(PatchDiscriminator, _D, {"num_layers": 1}),
+    "patch.70.spectral": Preset(PatchDiscriminator, _D, {"num_layers": 3, "norm": "spectral"}),
+    "global.tiny": Preset(GlobalDiscriminator, _D, {"image_size": 32, "base_channels": 4, "max_channels": 16}),
+    "global.base": Preset(GlobalDiscriminator, _D, {"image_size": 256}),
+    "global.pooled": Preset(GlobalDiscriminator, _D, {"image_size": None}),
+    "dual.tiny": Preset(
+        DualDiscriminator,
+        _D,
         {
             "global_disc": {"image_size": None, "base_channels": 4, "num_layers": 3, "max_channels": 16},
             "patch_disc": {"base_channels": 4, "num_layers": 2},
         },
     ),
-    "dual.base": (
-        "DualDiscriminator",
-        {"global_disc": {"image_size": None}, "patch_disc": {"num_layers": 3}},
-    ),
+    "dual.base": Preset(DualDiscriminator, _D, {"global_disc": {"image_size": None}, "patch_disc": {"num_layers": 3}}),
+    # CycleGAN translators: image -> image
+    "resnet.tiny": Preset(ResnetGenerator, _T, {"base_channels": 4, "n_blocks": 1}),
+    "resnet.small": Preset(ResnetGenerator, _T, {"base_channels": 32, "n_blocks": 6}),  # 2.0M, CPU recipes
+    "resnet9.base": Preset(ResnetGenerator, _T),  # CycleGAN's 256 px generator, 11.4M parameters
+    "resnet6.base": Preset(ResnetGenerator, _T, {"n_blocks": 6}),  # CycleGAN's 128 px generator
+    "unet_translator.tiny": Preset(UNetTranslator, _T, {"base_channels": 4, "depth": 3, "max_channels": 8}),
+    "unet_translator.base": Preset(UNetTranslator, _T),
+    # the photo / Monet style classifier (load("auto")'s router)
+    "style_classifier.tiny": Preset(StyleClassifier, _C, {"base_channels": 4, "depth": 2}),
+    "style_classifier.base": Preset(StyleClassifier, _C),  # 0.3M parameters, the shipped one
 }
+"""Preset name -> architecture. Names are stable: published checkpoints refer to them."""
+
+TASK_OF_ROLE = {"generator": "inpaint", "translator": "stylize", "classifier": "classify"}
+"""The hub task of a model that is exported alone (discriminators never are)."""
+
+# Class names of the checkpoints written before presets existed ({"class": ..., "init": ...}); frozen:
+# a class may be renamed, these strings stay what old files say.
+LEGACY_CLASSES: dict[str, type[nn.Module]] = {
+    "UNetGenerator": UNetGenerator,
+    "ContextEncoder": ContextEncoder,
+    "TimmUNetGenerator": TimmUNetGenerator,
+    "DilatedUNet": DilatedUNet,
+    "PatchDiscriminator": PatchDiscriminator,
+    "GlobalDiscriminator": GlobalDiscriminator,
+    "DualDiscriminator": DualDiscriminator,
+    "ResnetGenerator": ResnetGenerator,
+    "UNetTranslator": UNetTranslator,
+    "StyleClassifier": StyleClassifier,
+}
+_LEGACY_DROPPED = ("native_resolution",)  # once an argument, now recorded beside the weights
+
+ArchSpec = str | dict[str, Any]
 
 
 def _merge(base: dict, overrides: dict) -> dict:
@@ -111,91 +143,158 @@ def _merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def _create(name: str, classes: dict, presets: dict, kind: str, overrides: dict) -> nn.Module:
-    if not isinstance(name, str):
-        raise TypeError(f"{kind} name must be a str, got {type(name).__name__}")
-    if name in presets:
-        class_name, kwargs = presets[name]
-        return classes[class_name](**_merge(kwargs, overrides))
-    if name in classes:
-        return classes[name](**overrides)
-    raise KeyError(
-        f"unknown {kind} {name!r}; valid presets: {sorted(presets)}; valid classes: {sorted(classes)}"
-    )
+def _full_args(cls: type[nn.Module], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """``kwargs`` completed with ``cls``'s defaults (None if they do not bind): comparable across specs."""
+    try:
+        bound = inspect.signature(cls).bind(**kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
 
 
-def create_generator(name: str, **overrides) -> InpaintGenerator:
-    """A generator from a preset name (``GENERATOR_PRESETS``) or a class name (``GENERATORS``);
-    ``overrides`` replace the preset's keyword arguments. Unknown names raise ``KeyError``."""
-    return _create(name, GENERATORS, GENERATOR_PRESETS, "generator", overrides)
+def _spec(name: str, args: dict[str, Any]) -> ArchSpec:
+    return {"preset": name, "args": dict(args)} if args else name
 
 
-def create_discriminator(name: str, **overrides) -> nn.Module:
-    """A discriminator from a preset name (``DISCRIMINATOR_PRESETS``) or a class name
-    (``DISCRIMINATORS``); ``overrides`` replace the preset's keyword arguments (dict-valued ones,
-    like ``DualDiscriminator``'s ``patch_disc``, are merged key by key)."""
-    return _create(name, DISCRIMINATORS, DISCRIMINATOR_PRESETS, "discriminator", overrides)
-
-
-def create_translator(name: str, **overrides) -> nn.Module:
-    """An image-to-image generator (CycleGAN) from a preset name (``TRANSLATOR_PRESETS``) or a class
-    name (``TRANSLATORS``); ``overrides`` replace the preset's keyword arguments."""
-    return _create(name, TRANSLATORS, TRANSLATOR_PRESETS, "translator", overrides)
-
-
-def build_model(arch: dict) -> nn.Module:
-    """Rebuild a model from ``{"class": class name, "init": init_args}`` (what the hub stores).
-
-    The class is looked up in ``GENERATORS``, ``DISCRIMINATORS`` and ``CLASSIFIERS``; weights are freshly initialised
-    (load a state dict afterwards).
-    """
-    if not isinstance(arch, dict) or "class" not in arch:
+def canonical_arch(cls: type[nn.Module], init: dict[str, Any]) -> ArchSpec:
+    """The shortest spec of ``cls(**init)``: the preset with exactly these arguments, else the preset of
+    ``cls`` needing the fewest overrides (ties: the preset with fewer arguments of its own, then by
+    name). ``ValueError`` when ``cls`` has no preset."""
+    full = _full_args(cls, init)
+    if full is None:
+        raise ValueError(f"{init!r} are not arguments of {cls.__name__}")
+    candidates = []
+    for name, preset in PRESETS.items():
+        if preset.cls is cls:
+            base = _full_args(cls, preset.kwargs) or {}
+            diff = {k: v for k, v in full.items() if base.get(k) != v}
+            candidates.append((len(diff), len(preset.kwargs), name, diff))
+    if not candidates:
         raise ValueError(
-            f"arch must be a dict {{'class': name, 'init': {{...}}}}, got {arch!r}; "
-            f"build it as {{'class': type(model).__name__, 'init': model.init_args}}"
+            f"{cls.__name__} has no preset in inpaintlab.models.PRESETS, so the hub cannot name its "
+            "architecture; add one"
         )
-    name = arch["class"]
-    init = arch.get("init") or {}
+    _, _, name, diff = min(candidates, key=lambda c: c[:3])
+    return _spec(name, diff)
+
+
+def arch_of(model: nn.Module) -> ArchSpec:
+    """The spec that rebuilds ``model``'s architecture, from the arguments it recorded (``init_args``)."""
+    init = getattr(model, "init_args", None)
     if not isinstance(init, dict):
-        raise ValueError(f"arch['init'] must be a dict of constructor arguments, got {type(init).__name__}")
-    classes = {**GENERATORS, **DISCRIMINATORS, **CLASSIFIERS, **TRANSLATORS}
-    if name not in classes:
-        raise KeyError(f"unknown model class {name!r}; valid classes: {sorted(classes)}")
-    return classes[name](**init)
+        raise TypeError(f"{type(model).__name__} records no init_args; decorate its __init__ with records_init_args")
+    return canonical_arch(type(model), init)
+
+
+def parse_arch(spec: Any) -> tuple[str, dict[str, Any]]:
+    """``(preset name, argument overrides)`` of a spec: a preset name, ``{"preset", "args"}``, or the
+    ``{"class", "init"}`` of checkpoints written before presets (converted). Raises ``KeyError`` for an
+    unknown preset and ``TypeError`` / ``ValueError`` for a malformed spec."""
+    if isinstance(spec, str):
+        name, args = spec, {}
+    elif isinstance(spec, dict) and "preset" in spec and set(spec) <= {"preset", "args"}:
+        name, args = spec["preset"], spec.get("args") or {}
+    elif isinstance(spec, dict) and "class" in spec and set(spec) <= {"class", "init"}:
+        cls = LEGACY_CLASSES.get(spec["class"])
+        if cls is None:
+            raise KeyError(f"unknown model class {spec['class']!r} in {spec!r}; known: {sorted(LEGACY_CLASSES)}")
+        init = {k: v for k, v in (spec.get("init") or {}).items() if k not in _LEGACY_DROPPED}
+        converted = canonical_arch(cls, init)
+        return parse_arch(converted)
+    else:
+        raise TypeError(
+            f"an architecture is a preset name such as 'unet.prefill' or "
+            f"{{'preset': 'unet.prefill', 'args': {{...}}}}, got {spec!r}"
+        )
+    if not isinstance(name, str) or name not in PRESETS:
+        raise KeyError(f"unknown architecture preset {name!r}; valid presets: {sorted(PRESETS)}")
+    if not isinstance(args, dict):
+        raise TypeError(f"the 'args' of architecture {name!r} must be a dict of overrides, got {args!r}")
+    return name, dict(args)
+
+
+def normalize_arch(spec: Any) -> ArchSpec:
+    """``spec`` in its canonical (shortest) form; equal architectures give equal specs."""
+    name, args = parse_arch(spec)
+    preset = PRESETS[name]
+    return canonical_arch(preset.cls, _merge(preset.kwargs, args))
+
+
+def arch_role(spec: Any) -> str:
+    """The role (``generator``, ``discriminator``, ``translator``, ``classifier``) of a spec's preset."""
+    return PRESETS[parse_arch(spec)[0]].role
+
+
+def build_model(spec: Any, role: str | None = None, **overrides: Any) -> nn.Module:
+    """The model of an architecture spec (freshly initialised: load a state dict afterwards).
+
+    Args:
+        spec: a preset name, ``{"preset": name, "args": {...}}`` or a pre-preset ``{"class", "init"}``.
+        role: if given, the preset must have this role (``"generator"``, ...): a clear error otherwise.
+        **overrides: more argument overrides (dict-valued ones, like ``DualDiscriminator``'s
+            ``patch_disc``, are merged key by key).
+    """
+    name, args = parse_arch(spec)
+    preset = PRESETS[name]
+    if role is not None and preset.role != role:
+        valid = sorted(n for n, p in PRESETS.items() if p.role == role)
+        raise ValueError(f"{name!r} is a {preset.role} preset, not a {role}; valid {role} presets: {valid}")
+    return preset.cls(**_merge(_merge(preset.kwargs, args), overrides))
+
+
+def create_generator(name: ArchSpec, **overrides: Any) -> InpaintGenerator:
+    """An inpainting generator: ``build_model(name, role="generator", **overrides)``."""
+    return build_model(name, "generator", **overrides)
+
+
+def create_discriminator(name: ArchSpec, **overrides: Any) -> nn.Module:
+    """A discriminator: ``build_model(name, role="discriminator", **overrides)``."""
+    return build_model(name, "discriminator", **overrides)
+
+
+def create_translator(name: ArchSpec, **overrides: Any) -> nn.Module:
+    """A CycleGAN translator: ``build_model(name, role="translator", **overrides)``."""
+    return build_model(name, "translator", **overrides)
 
 
 __all__ = [
-    "PyramidFill",
-    "ResnetGenerator",
-    "TRANSLATORS",
-    "TRANSLATOR_PRESETS",
-    "UNetTranslator",
-    "create_translator",
-    "pyramid_fill",
-    "CLASSIFIERS",
-    "DISCRIMINATORS",
-    "DISCRIMINATOR_PRESETS",
-    "GENERATORS",
-    "GENERATOR_PRESETS",
-    "StyleClassifier",
+    "LEGACY_CLASSES",
     "NORM_KINDS",
+    "PRESETS",
+    "ROLES",
+    "TASK_OF_ROLE",
+    "ArchSpec",
     "ContextEncoder",
     "DilatedUNet",
     "DualDiscriminator",
     "GlobalDiscriminator",
     "InpaintGenerator",
     "PatchDiscriminator",
+    "Preset",
+    "PyramidFill",
+    "ResnetGenerator",
+    "StyleClassifier",
     "TimmUNetGenerator",
     "UNetGenerator",
+    "UNetTranslator",
     "apply_spectral_norm",
+    "arch_of",
+    "arch_role",
     "build_model",
+    "canonical_arch",
     "create_discriminator",
     "create_generator",
+    "create_translator",
     "init_weights",
     "make_norm",
     "masked_input",
+    "normalize_arch",
     "num_layers_for_receptive_field",
+    "parse_arch",
     "patch_receptive_field",
+    "pyramid_fill",
     "receptive_field",
     "receptive_field_2d",
+    "records_init_args",
 ]

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from inpaintlab._checks import check_image
+from inpaintlab.models.base import records_init_args
 
 STYLES = ("photo", "monet")
 
@@ -41,6 +42,7 @@ class StyleClassifier(nn.Module):
         forward: image (N,3,H,W) in [0,1], H, W >= 2**depth -> logits (N,2), class order ``STYLES``.
     """
 
+    @records_init_args
     def __init__(self, base_channels: int = 16, depth: int = 4, max_side: int = 512, dropout: float = 0.2):
         super().__init__()
         if depth < 1 or base_channels < 1 or max_side < 2**depth:
@@ -48,10 +50,8 @@ class StyleClassifier(nn.Module):
                 f"StyleClassifier needs depth >= 1, base_channels >= 1 and max_side >= 2**depth, "
                 f"got depth={depth}, base_channels={base_channels}, max_side={max_side}"
             )
-        self.init_args = {"base_channels": base_channels, "depth": depth, "max_side": max_side, "dropout": dropout}
         self.max_side = max_side
         self.min_side = 2**depth
-        self.native_resolution = None
         self.classes = STYLES
         widths = [min(base_channels * 2**i, base_channels * 8) for i in range(depth)]
         blocks, cin = [], 3

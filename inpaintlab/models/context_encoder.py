@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from inpaintlab.models.base import InpaintGenerator
+from inpaintlab.models.base import InpaintGenerator, records_init_args
 from inpaintlab.models.layers import (
     ChannelWiseLinear,
     apply_spectral_norm,
@@ -47,6 +47,7 @@ class ContextEncoder(InpaintGenerator):
     Shapes: image (N,3,S,S), mask (N,1,S,S) -> (N,3,S,S) in [0,1], S = image_size.
     """
 
+    @records_init_args
     def __init__(
         self,
         image_size: int = 128,
@@ -75,16 +76,6 @@ class ContextEncoder(InpaintGenerator):
         if bottleneck_channels is None:
             bottleneck_channels = widths[-1]
         check_positive_int(bottleneck_channels, "bottleneck_channels")
-        self.init_args = dict(
-            image_size=image_size,
-            base_channels=base_channels,
-            bottleneck_channels=bottleneck_channels,
-            max_channels=max_channels,
-            norm=norm,
-            dropout=float(dropout),
-            init=init,
-            seed=seed,
-        )
         self.image_size = image_size
         self.native_resolution = self.input_size = image_size
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inpaintlab.models.base import InpaintGenerator
+from inpaintlab.models.base import InpaintGenerator, records_init_args
 from inpaintlab.models.layers import check_positive_int, pad_to_multiple, seeded
 from inpaintlab.models.prefill import gated_correction, prefill_prior
 
@@ -79,7 +79,6 @@ class DilatedUNet(InpaintGenerator):
     Args:
         channels: channels at 1/2, 1/4, 1/8 and 1/16 of the input size (four values).
         dilations: one residual block at 1/16 per value, with that dilation.
-        native_resolution: the resolution it was trained at (metadata; any size runs).
         seed: seeds the weight init; None uses the global RNG.
 
     ``dilated_unet.base`` (channels 32/64/128/192, dilations 1,2,4,8,4,2) has 2.9M parameters and costs
@@ -88,11 +87,11 @@ class DilatedUNet(InpaintGenerator):
     Shapes: image (N,3,H,W), mask (N,1,H,W) -> (N,3,H,W) in [0,1].
     """
 
+    @records_init_args
     def __init__(
         self,
         channels: tuple[int, int, int, int] | list[int] = (32, 64, 128, 192),
         dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 4, 2),
-        native_resolution: int | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -100,10 +99,6 @@ class DilatedUNet(InpaintGenerator):
         dilations = [check_positive_int(d, "dilations") for d in dilations]
         if len(channels) != DOWNSAMPLINGS:
             raise ValueError(f"channels must have {DOWNSAMPLINGS} values (one per scale), got {channels}")
-        self.init_args = dict(
-            channels=list(channels), dilations=list(dilations), native_resolution=native_resolution, seed=seed
-        )
-        self.native_resolution = native_resolution
         with seeded(seed):
             widths = [4, *channels]
             self.encoder = nn.ModuleList(_conv(widths[i], widths[i + 1], 3, stride=2) for i in range(DOWNSAMPLINGS))

@@ -7,6 +7,7 @@ import math
 from torch import Tensor, nn
 
 from inpaintlab._checks import check_image
+from inpaintlab.models.base import records_init_args
 from inpaintlab.models.layers import (
     apply_spectral_norm,
     check_norm,
@@ -44,6 +45,7 @@ class GlobalDiscriminator(nn.Module):
     ``(logits, features)``: the activation after each conv block.
     """
 
+    @records_init_args
     def __init__(
         self,
         in_channels: int = 3,
@@ -65,16 +67,6 @@ class GlobalDiscriminator(nn.Module):
         if num_layers is None:
             num_layers = 5 if image_size is None else max(1, math.ceil(math.log2(image_size / 4)))
         check_positive_int(num_layers, "num_layers")
-        self.init_args = dict(
-            in_channels=in_channels,
-            image_size=image_size,
-            base_channels=base_channels,
-            num_layers=num_layers,
-            max_channels=max_channels,
-            norm=norm,
-            init=init,
-            seed=seed,
-        )
         self.in_channels = in_channels
         self.image_size = image_size
         self.num_layers = num_layers
@@ -160,6 +152,7 @@ class DualDiscriminator(nn.Module):
     features)`` with ``features`` = global features followed by patch features (one flat list).
     """
 
+    @records_init_args
     def __init__(
         self,
         global_disc: dict | GlobalDiscriminator | None = None,
@@ -180,12 +173,6 @@ class DualDiscriminator(nn.Module):
                 f"pass in_channels=... to DualDiscriminator"
             )
         self.in_channels = self.patch_disc.in_channels
-        self.init_args = dict(
-            global_disc=dict(self.global_disc.init_args),
-            patch_disc=dict(self.patch_disc.init_args),
-            in_channels=in_channels,
-            seed=seed,
-        )
 
     def forward(
         self, x: Tensor, return_features: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from inpaintlab._checks import check_image
+from inpaintlab.models.base import records_init_args
 from inpaintlab.models.layers import (
     apply_spectral_norm,
     check_norm,
@@ -48,6 +49,7 @@ class PatchDiscriminator(nn.Module):
     each LeakyReLU (``num_layers + 1`` tensors), for feature matching.
     """
 
+    @records_init_args
     def __init__(
         self,
         in_channels: int = 3,
@@ -64,15 +66,6 @@ class PatchDiscriminator(nn.Module):
         check_positive_int(num_layers, "num_layers", minimum=0)
         check_positive_int(max_channels, "max_channels")
         check_norm(norm)
-        self.init_args = dict(
-            in_channels=in_channels,
-            base_channels=base_channels,
-            num_layers=num_layers,
-            max_channels=max_channels,
-            norm=norm,
-            init=init,
-            seed=seed,
-        )
         self.in_channels = in_channels
         self.num_layers = num_layers
         # after num_layers floor-halvings the two stride-1 4x4 convs need a map of at least 3

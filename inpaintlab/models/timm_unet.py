@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inpaintlab.models.base import InpaintGenerator
+from inpaintlab.models.base import InpaintGenerator, records_init_args
 from inpaintlab.models.layers import (
     ConvNormAct,
     apply_spectral_norm,
@@ -60,13 +60,13 @@ class TimmUNetGenerator(InpaintGenerator):
         norm: decoder norm: ``"instance"`` (default), ``"batch"``, ``"spectral"``, ``"none"``. The
             encoder keeps its own norms.
         init: decoder weight init (see ``layers.init_weights``); the encoder keeps timm's init.
-        native_resolution: the resolution it is meant for (metadata only).
         seed: seeds the random init; None uses the global RNG.
         backbone_kwargs: extra keyword arguments for ``timm.create_model`` (e.g. ``out_indices``).
 
     Shapes: image (N,3,H,W), mask (N,1,H,W) -> (N,3,H,W) in [0,1].
     """
 
+    @records_init_args
     def __init__(
         self,
         backbone: str = "resnet18",
@@ -74,7 +74,6 @@ class TimmUNetGenerator(InpaintGenerator):
         decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
         norm: str = "instance",
         init: str = "normal",
-        native_resolution: int | None = None,
         seed: int | None = None,
         backbone_kwargs: dict | None = None,
     ) -> None:
@@ -89,17 +88,7 @@ class TimmUNetGenerator(InpaintGenerator):
             )
         decoder_channels = [int(c) for c in decoder_channels]
         backbone_kwargs = dict(backbone_kwargs or {})
-        self.init_args = dict(
-            backbone=backbone,
-            pretrained=False,  # the trained weights supersede the ImageNet ones; see the docstring
-            decoder_channels=decoder_channels,
-            norm=norm,
-            init=init,
-            native_resolution=native_resolution,
-            seed=seed,
-            backbone_kwargs=backbone_kwargs,
-        )
-        self.native_resolution = native_resolution
+        self.init_args["pretrained"] = False  # the trained weights supersede the ImageNet ones (docstring)
 
         with seeded(seed):
             self.encoder = timm.create_model(

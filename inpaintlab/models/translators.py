@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from inpaintlab._checks import check_image
+from inpaintlab.models.base import records_init_args
 from inpaintlab.models.layers import (
     ConvNormAct,
     apply_spectral_norm,
@@ -58,12 +59,12 @@ class ResnetGenerator(nn.Module):
         n_downsampling: stride-2 convs (and matching upsamplings).
         norm: ``"instance"`` (default), ``"batch"``, ``"spectral"`` or ``"none"``.
         init: weight init (``layers.init_weights``), default N(0, 0.02) as in CycleGAN.
-        native_resolution: the resolution it was trained at (metadata; any size works).
         seed: seeds the weight init; None uses the global RNG.
 
     Shapes: image (N,3,H,W) in [0,1] -> (N,3,H,W) in [0,1].
     """
 
+    @records_init_args
     def __init__(
         self,
         base_channels: int = 64,
@@ -71,7 +72,6 @@ class ResnetGenerator(nn.Module):
         n_downsampling: int = 2,
         norm: str = "instance",
         init: str = "normal",
-        native_resolution: int | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -79,11 +79,6 @@ class ResnetGenerator(nn.Module):
         check_positive_int(n_blocks, "n_blocks", minimum=0)
         check_positive_int(n_downsampling, "n_downsampling", minimum=0)
         check_norm(norm)
-        self.init_args = dict(
-            base_channels=base_channels, n_blocks=n_blocks, n_downsampling=n_downsampling, norm=norm,
-            init=init, native_resolution=native_resolution, seed=seed,
-        )  # fmt: skip
-        self.native_resolution = native_resolution
         self.stride = 2**n_downsampling
         widths = [base_channels * 2**i for i in range(n_downsampling + 1)]
         with seeded(seed):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from inpaintlab.models.base import InpaintGenerator
+from inpaintlab.models.base import InpaintGenerator, records_init_args
 from inpaintlab.models.layers import (
     ConvNormAct,
     _check_choice,
@@ -72,7 +72,6 @@ class UNetGenerator(InpaintGenerator):
             construction when ``seed`` is None; reset it with :meth:`reset_noise`), so it never
             touches the global RNG. Under DDP every rank starts from the same noise seed.
         init: weight init (see ``layers.init_weights``), default ``"normal"`` = N(0, 0.02).
-        native_resolution: the resolution it is meant for (metadata only; any size works).
         prefill: what the network sees in the hole: ``"none"`` (zeros, as in Pathak et al.) or
             ``"pyramid"`` (the multigrid harmonic fill of :func:`inpaintlab.models.prefill.pyramid_fill`, a smooth
             classical first guess; the network then predicts a correction to it in logit space, so an
@@ -83,6 +82,7 @@ class UNetGenerator(InpaintGenerator):
     Shapes: image (N,3,H,W), mask (N,1,H,W) -> (N,3,H,W) in [0,1].
     """
 
+    @records_init_args
     def __init__(
         self,
         base_channels: int = 32,
@@ -93,7 +93,6 @@ class UNetGenerator(InpaintGenerator):
         skip_weight: float = 1.0,
         noise_std: float = 0.0,
         init: str = "normal",
-        native_resolution: int | None = None,
         prefill: str = "none",
         seed: int | None = None,
     ) -> None:
@@ -106,24 +105,10 @@ class UNetGenerator(InpaintGenerator):
         _check_choice(prefill, PREFILL_MODES, "prefill")
         if not float(noise_std) >= 0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
-        self.init_args = dict(
-            base_channels=base_channels,
-            depth=depth,
-            max_channels=max_channels,
-            norm=norm,
-            skip=skip,
-            skip_weight=float(skip_weight),
-            noise_std=float(noise_std),
-            init=init,
-            native_resolution=native_resolution,
-            prefill=prefill,
-            seed=seed,
-        )
         self.prefill = prefill
         self.depth = depth
         self.skip = skip
         self.noise_std = float(noise_std)
-        self.native_resolution = native_resolution
         channels = [min(base_channels * 2**i, max_channels) for i in range(depth + 1)]
         self.channels = channels
 

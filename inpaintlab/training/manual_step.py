@@ -1,37 +1,57 @@
-"""Manual-optimisation steps shared by the GAN LightningModules (``InpaintGAN``, ``CycleGAN``).
+"""Manual-optimisation steps shared by the GAN tasks (``InpaintModule``, ``StylizeModule``).
 
-A mixin of a ``LightningModule`` with ``automatic_optimization = False`` that has ``self.guard`` (a
-:class:`~inpaintlab.training.guards.NonFiniteGuard`), ``self.generator_steps``,
-``self.discriminator_steps``, ``self.augment_calls``, ``self.last_fid``, ``self.last_val_metrics``,
-``self.recipe`` and the hyper-parameters
-``augment_seed``, ``gradient_clip_val`` (and optionally ``accumulate_grad_batches``).
+Step counting: only the generator's optimizer step counts as a training step, so ``trainer.global_step``,
+``max_steps``, ``every_n_train_steps`` and the image grids' step axis count generator updates; the
+discriminators' steps (``d_steps`` per generator update, none during warm-up) are not counted.
+
+A mixin of a ``LightningModule`` with ``automatic_optimization = False`` and the hyper-parameters
+``augment_seed``, ``gradient_clip_val``, ``max_nonfinite_steps`` (and optionally
+``accumulate_grad_batches``: batches that only accumulate skip DDP's gradient all-reduce). Call
+:meth:`_init_steps` in ``__init__``: it creates the guard and the counters a resume restores
+(:meth:`training_counters`, saved in ``ckpt["inpaintlab_training"]``).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 
 import torch
-from lightning.pytorch.strategies import DDPStrategy
-from torch import Tensor, nn
+from lightning.pytorch.strategies import ParallelStrategy
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 
 from inpaintlab.data.seeding import mix_seed
-from inpaintlab.training.validation import plain_data
-
+from inpaintlab.training.guards import NonFiniteGuard
 
 log = logging.getLogger(__name__)
+
+
+def _no_closure() -> None:
+    """The closure of a manual-optimisation step: the loss was already backpropagated."""
 
 
 class ManualStepMixin:
     """Seeded DiffAugment draws, a DDP-consistent non-finite check, and backward + clip + step."""
 
-    def allow_separate_backwards(self) -> None:
-        """Call from ``setup``: under DDP, let each backward touch only some parameters (G's or D's)."""
-        strategy = self.trainer.strategy
-        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters", False):
-            strategy._ddp_kwargs["find_unused_parameters"] = True
-            log.info("%s: DDP find_unused_parameters=True (generators and discriminators are updated by "
-                     "separate backwards)", type(self).__name__)  # fmt: skip
+    def _init_steps(self) -> None:
+        self.guard = NonFiniteGuard(self.hparams.max_nonfinite_steps)
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+        self.augment_calls = 0
+        self.recipe: dict[str, str] = {}  # set by the CLI: the config file and data folders of this run
+
+    def check_separate_backwards(self) -> None:
+        """Call from ``on_fit_start`` (the model is wrapped by then): under DDP, each backward touches only
+        some parameters (G's or D's), which DDP allows only with ``find_unused_parameters=True``."""
+        model = self.trainer.strategy.model
+        if isinstance(model, DistributedDataParallel) and not model.find_unused_parameters:
+            raise ValueError(
+                f"{type(self).__name__} updates its generators and discriminators with separate backward passes, "
+                "each touching only some parameters, so DDP needs find_unused_parameters=True: use "
+                "Trainer(strategy='ddp_find_unused_parameters_true') (CLI: --trainer.strategy "
+                "ddp_find_unused_parameters_true), or DDPStrategy(find_unused_parameters=True)"
+            )
 
     def _augment_generator(self) -> torch.Generator:
         """A CPU generator seeded from (seed, rank, call count): reproducible, and exact after a resume."""
@@ -40,15 +60,51 @@ class ManualStepMixin:
         return torch.Generator().manual_seed(seed)
 
     def _finite_everywhere(self, loss: Tensor) -> bool:
-        """True when ``loss`` is finite on every rank (so all ranks skip or step together)."""
-        finite = bool(torch.isfinite(loss.detach()).all())
-        return bool(self.trainer.strategy.reduce_boolean_decision(finite, all=True))
+        """True when ``loss`` is finite on every rank (so all ranks skip or step together).
 
-    def _backward_and_step(self, optimizer, loss: Tensor, what: str, should_step: bool = True) -> bool:
+        One device-to-host read per optimizer step: the flag is reduced on the device (a min over the
+        ranks under DDP) and read once, instead of reading it, reducing it and reading it again."""
+        finite = torch.isfinite(loss.detach()).all().to(torch.float32)
+        if self.trainer.world_size > 1:
+            finite = self.trainer.strategy.reduce(finite, reduce_op="min")
+        return bool(finite.item())
+
+    # ------------------------------------------------------------------ gradient accumulation
+    def _accumulating(self, batch_idx: int) -> bool:
+        """Whether this batch only accumulates gradients (no optimizer step at its end)."""
+        every = int(self.hparams.get("accumulate_grad_batches", 1))
+        if every <= 1:
+            return False
+        last = self.trainer.is_last_batch or batch_idx + 1 >= self.trainer.num_training_batches
+        return (batch_idx + 1) % every != 0 and not last
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        """Under DDP, a batch that only accumulates runs in ``strategy.block_backward_sync()`` (DDP's
+        ``no_sync``, entered before the wrapped forward): its gradients stay local and are all-reduced
+        once, with the next stepping batch's."""
+        self._close_no_sync()
+        if self._accumulating(batch_idx) and isinstance(self.trainer.strategy, ParallelStrategy):
+            self._no_sync = ExitStack()
+            self._no_sync.enter_context(self.trainer.strategy.block_backward_sync())
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self._close_no_sync()
+
+    def _close_no_sync(self) -> None:
+        stack = getattr(self, "_no_sync", None)
+        if stack is not None:
+            self._no_sync = None
+            stack.close()
+
+    def _backward_and_step(
+        self, optimizer, loss: Tensor, what: str, should_step: bool = True, counted: bool = True
+    ) -> bool:
         """Backward ``loss`` (scaled for accumulation) and step ``optimizer`` when ``should_step``.
 
         A loss that is not finite on some rank is skipped on all ranks and counted by the guard.
-        Returns whether the optimizer stepped.
+        ``counted=False`` (the discriminators' steps) steps through the strategy, which Lightning's
+        progress tracking does not count, so ``trainer.global_step`` and ``max_steps`` count generator
+        updates, whatever ``d_steps`` and the warm-up do. Returns whether the optimizer stepped.
         """
         if not self._finite_everywhere(loss):
             self.guard.record_skip(what, self.generator_steps)
@@ -63,32 +119,14 @@ class ManualStepMixin:
             self.clip_gradients(
                 optimizer, gradient_clip_val=self.hparams.gradient_clip_val, gradient_clip_algorithm="norm"
             )
-        optimizer.step()
+        if counted:
+            optimizer.step()
+        else:  # the same step (precision plugin, closure hooks) without counting it as a training step
+            self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=_no_closure)
         optimizer.zero_grad(set_to_none=True)
         return True
 
     # ------------------------------------------------------------------ checkpoints
-    def write_checkpoint_info(self, checkpoint: dict, arch_key: str, model: nn.Module, **info) -> None:
-        """Fill ``checkpoint`` for the hub and for a resume: ``checkpoint["inpaintlab"]`` holds the exported
-        model's architecture under ``arch_key``, ``info`` (image size, mask kind, style), the last val
-        metrics and the recipe; ``checkpoint["inpaintlab_training"]`` the counters (:meth:`training_counters`).
-        Everything is plain data: ``torch.load(weights_only=True)`` reads every checkpoint."""
-        checkpoint["inpaintlab"] = plain_data({
-            arch_key: {"class": type(model).__name__, "init": dict(model.init_args)},
-            **info,
-            "metrics": dict(self.last_val_metrics),
-            "recipe": dict(self.recipe),
-        })  # fmt: skip
-        checkpoint["inpaintlab_training"] = self.training_counters()
-        for key in ("hyper_parameters", "datamodule_hyper_parameters"):
-            if key in checkpoint:
-                checkpoint[key] = plain_data(checkpoint[key])
-
-    def read_checkpoint_info(self, checkpoint: dict) -> None:
-        """Restore the counters and last val metrics that :meth:`write_checkpoint_info` saved."""
-        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
-        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
-
     def training_counters(self) -> dict:
         """Step counters, DiffAugment draw count, guard and last FID: what a resume needs besides weights."""
         return {
@@ -96,7 +134,7 @@ class ManualStepMixin:
             "discriminator_steps": self.discriminator_steps,
             "augment_calls": self.augment_calls,
             "guard": self.guard.state_dict(),
-            "last_fid": self.last_fid,
+            "last_fid": getattr(self, "last_fid", None),
         }
 
     def load_training_counters(self, state: dict) -> None:
@@ -106,3 +144,9 @@ class ManualStepMixin:
         self.augment_calls = int(state.get("augment_calls", 0))
         self.guard.load_state_dict(state.get("guard", {}))
         self.last_fid = state.get("last_fid")
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Restore the counters and the last val metrics (a resume, or ``load_from_checkpoint``)."""
+        self.load_training_counters(checkpoint.get("inpaintlab_training", {}))
+        self.last_val_metrics = dict(checkpoint.get("inpaintlab", {}).get("metrics", {}))
+        self._weights_restored = True

@@ -1,60 +1,37 @@
-"""Validation, test and prediction of :class:`inpaintlab.module.InpaintGAN` (a mixin of that module).
+"""The validation bookkeeping the GAN tasks share: when FID runs, its real-image cache, the epoch's
+metrics, the image grid, what the checkpoint monitors.
 
-Every epoch: hole PSNR/SSIM/L1 overall and per mask kind (``HoleMetrics``), FID (and KID) every
-``fid_every_n_epochs`` through ``FIDMetric`` (torch-fidelity), and an image grid. Both metrics are
-torchmetrics objects: under DDP every rank feeds its own images, ``compute()`` gathers the states of all
-ranks and returns the same number everywhere, so there is no rank-zero-only branch that could hang.
-
-In epochs without FID the last FID is logged again (``inf`` before the first), so ``ModelCheckpoint``
-can monitor ``val/fid`` every epoch; a repeated value never replaces the best checkpoint.
+:class:`EvaluationMixin` is used by ``InpaintModule`` and ``StylizeModule``; each task's
+``validation_step`` updates its own metrics and calls :meth:`~EvaluationMixin.update_fid` and
+:meth:`~EvaluationMixin.keep_grid`; its ``on_validation_epoch_end`` hands its metric values to
+:meth:`~EvaluationMixin.finish_epoch`, which adds FID, logs, draws the grid and remembers the values for
+the checkpoint. FID (torch-fidelity, :class:`~inpaintlab.metrics.fid.FIDMetric`) is a torchmetrics
+object: under DDP every rank feeds its share of the (unpadded) validation set, ``compute()`` gathers all
+ranks' features and returns the same number everywhere, so there is no rank-zero-only branch that could
+hang. In epochs without FID the last FID is logged again (``inf`` before the first), so
+``ModelCheckpoint`` can monitor ``val/fid`` every epoch; a repeated value never replaces the best
+checkpoint.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import logging
 import math
-from pathlib import PurePath
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from inpaintlab._checks import composite
-from inpaintlab.training.feature_losses import reconstruction_loss
 from inpaintlab.training.grid_logging import log_image_grid
-from inpaintlab.training.schedulers import step_scheduler
 
 log = logging.getLogger(__name__)
-
-_PLAIN = (type(None), bool, int, float, str, Tensor)
-
-
-def plain_data(obj: Any) -> Any:
-    """``obj`` as plain data that ``torch.load(weights_only=True)`` reads: dicts, lists, numbers, strings,
-    tensors. Dataclasses become dicts, paths strings, enums their value, other objects
-    ``{"class_path": ..., "repr": ...}``."""
-    if isinstance(obj, _PLAIN):
-        return obj
-    if isinstance(obj, dict):
-        return {str(k) if not isinstance(k, (int, str)) else k: plain_data(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain_data(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return plain_data(dataclasses.asdict(obj))
-    if isinstance(obj, PurePath):
-        return str(obj)
-    if isinstance(obj, enum.Enum):
-        return plain_data(obj.value)
-    cls = obj if isinstance(obj, type) else type(obj)
-    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "repr": repr(obj)[:500]}
 
 
 def create_fid_metric(hparams: Any, extractor: torch.nn.Module | None, trainer: Any):
     """The epoch FID metric of a GAN module from its ``fid_weights_path``, ``kid`` and ``fid_cache_dir``
-    hyper-parameters (``extractor`` replaces Inception). With a cache folder and full validation, the
-    real statistics are cached under a fingerprint of the data module's ``val_files`` and image size."""
+    hyper-parameters (``extractor`` replaces Inception). With full validation the metric knows the size of
+    the real set (the data module's ``val_files``), so it caches only complete real statistics; with a
+    cache folder they are also cached on disk under a fingerprint of those files and the image size."""
     from inpaintlab.metrics.fid import FIDMetric, real_set_fingerprint
 
     fid = FIDMetric(
@@ -65,9 +42,11 @@ def create_fid_metric(hparams: Any, extractor: torch.nn.Module | None, trainer: 
     )
     datamodule = getattr(trainer, "datamodule", None)
     files = getattr(datamodule, "val_files", None)
-    if hparams.fid_cache_dir and files and trainer.limit_val_batches == 1.0:
-        size = getattr(datamodule, "image_size", None)
-        fid.real_fingerprint = real_set_fingerprint(files, size, fid.extractor_id)
+    if files and trainer.limit_val_batches == 1.0:
+        fid.num_real_images = len(files)
+        if hparams.fid_cache_dir:
+            size = getattr(datamodule, "image_size", None)
+            fid.real_fingerprint = real_set_fingerprint(files, size, fid.extractor_id)
     return fid
 
 
@@ -83,131 +62,106 @@ def fid_due(module: Any) -> bool:
     return epoch % every == 0 or epoch == module.trainer.max_epochs
 
 
-class ValidationMixin:
-    """Evaluation hooks of ``InpaintGAN``; expects ``inference_generator``, ``val_metrics``, ``fid``,
-    ``loss_weights`` and the hyper-parameters of that class."""
+def agree_on_real_cache(fid: Any, strategy: Any) -> None:
+    """Before an FID epoch: unless every rank has the real statistics cached, every rank drops them and
+    feeds the real images again, so the real set they gather is complete and the same everywhere (a rank
+    whose disk cache differs, e.g. on another node, would otherwise skip its share)."""
+    cached = not fid.needs_real_images
+    if not bool(strategy.reduce_boolean_decision(cached, all=True)) and cached:
+        fid.reset_real_cache(from_disk=False)
 
-    def _init_validation_state(self) -> None:
+
+class EvaluationMixin:
+    """FID scheduling and the epoch's bookkeeping of a GAN ``LightningModule``.
+
+    Expects the hyper-parameters ``fid_every_n_epochs``, ``fid_weights_path``, ``fid_cache_dir``, ``kid``
+    and ``num_grid_images``, and ``self._fid_feature_extractor`` (None: Inception). Call
+    :meth:`_init_evaluation` in ``__init__`` and :meth:`_setup_fid` in ``setup``.
+    """
+
+    checkpoint_monitor_without_fid: tuple[str | None, str] = ("val/psnr_hole", "max")
+    """What ``best.ckpt`` is selected by when FID is off (a class attribute of each task)."""
+
+    def _init_evaluation(self) -> None:
+        self.fid = None  # built in setup(), when FID is on
         self.last_fid: float | None = None
         self.last_val_metrics: dict[str, float] = {}
-        self._grid_images: tuple[Tensor, ...] | None = None
+        self._grid: tuple[tuple[Tensor, Tensor, Tensor], Tensor | None] | None = None
         self._fid_epoch = False
 
     # ---------------------------------------------------------------- what is monitored
+    @classmethod
+    def checkpoint_monitor(cls, init_args: dict[str, Any]) -> tuple[str | None, str]:
+        """What ``checkpoint.monitor: auto`` resolves to: val/fid (min) with FID on, else the task's own
+        choice (:attr:`checkpoint_monitor_without_fid`)."""
+        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else cls.checkpoint_monitor_without_fid
+
     @property
     def fid_enabled(self) -> bool:
         return self.hparams.fid_every_n_epochs > 0
 
     @property
-    def monitor(self) -> str:
-        """The checkpoint / plateau metric: ``val/fid`` when FID is on, else ``val/psnr_hole``."""
-        return "val/fid" if self.fid_enabled else "val/psnr_hole"
+    def monitor(self) -> str | None:
+        """The checkpoint / plateau metric (see :meth:`checkpoint_monitor`)."""
+        return self.checkpoint_monitor(dict(self.hparams))[0]
 
     @property
     def monitor_mode(self) -> str:
-        return "min" if self.fid_enabled else "max"
+        return self.checkpoint_monitor(dict(self.hparams))[1]
 
-    # ---------------------------------------------------------------- set-up
-    def _setup_validation(self) -> None:
+    # ---------------------------------------------------------------- the epoch
+    def _setup_fid(self) -> None:
         if self.fid_enabled and self.fid is None:
             self.fid = create_fid_metric(self.hparams, self._fid_feature_extractor, self.trainer)
 
-    def checkpoint_image_size(self) -> int | None:
-        """The training resolution recorded for the hub: the data module's, else that of the training
-        batches, else the generator's native resolution."""
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        size = getattr(datamodule, "image_size", None) or self.trained_image_size
-        size = size or getattr(self.generator, "native_resolution", None)
-        return int(size) if size else None
-
-    def checkpoint_mask_kind(self) -> str | None:
-        """The training mask kind recorded for the hub: hparam, else the data module's sampler's kind."""
-        if self.hparams.mask_kind:
-            return self.hparams.mask_kind
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        kind = getattr(getattr(datamodule, "masks", None), "kind", None)
-        return kind if isinstance(kind, str) and kind != "unknown" else None
-
-    # ---------------------------------------------------------------- steps
-    def _fid_this_epoch(self) -> bool:
-        return fid_due(self)
-
     def on_validation_epoch_start(self) -> None:
-        self._fid_epoch = self._fid_this_epoch()
-        self._grid_images = None
+        self._fid_epoch = fid_due(self)
+        if self._fid_epoch:
+            agree_on_real_cache(self.fid, self.trainer.strategy)
+        self._grid = None
 
     def on_test_epoch_start(self) -> None:
         self.on_validation_epoch_start()
 
-    @torch.no_grad()
-    def _evaluate_batch(self, batch: dict[str, Any], batch_idx: int, prefix: str) -> Tensor:
-        image, mask = batch["image"], batch["mask"]
-        pred = self.inference_generator.predict(image, mask)
-        output = composite(pred, image, mask)
-        kinds = batch.get("kind")
-        if kinds is not None and any(k not in self.val_metrics.kinds for k in kinds):
-            kinds = None  # a kind the metric does not track: count these images only in the overall values
-        self.val_metrics.update(output, image, mask, kinds)
-        rec = reconstruction_loss(self.loss_weights, pred, image, mask)
-        self.log(f"{prefix}/loss_rec", rec, sync_dist=True, batch_size=image.shape[0])
-        if self._fid_epoch:
-            if self.fid.needs_real_images:
-                self.fid.update(image, real=True)
-            self.fid.update(output.float(), real=False)
-        if batch_idx == 0 and self._grid_images is None and self.hparams.num_grid_images > 0:
-            n = self.hparams.num_grid_images
-            known = torch.where(mask > 0.5, torch.zeros_like(image), image)
-            self._grid_images = tuple(t[:n].detach().float().cpu() for t in (known, output, image, mask))
-        return output
+    def update_fid(self, real: Tensor | None, fake: Tensor | None) -> None:
+        """In an FID epoch: add real images (unless their statistics are cached) and generated ones."""
+        if not self._fid_epoch:
+            return
+        if real is not None and self.fid.needs_real_images:
+            self.fid.update(real.float(), real=True)
+        if fake is not None:
+            self.fid.update(fake.float(), real=False)
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._evaluate_batch(batch, batch_idx, "val")
+    def keep_grid(self, rows: tuple[Tensor, Tensor, Tensor], mask: Tensor | None = None) -> None:
+        """Keep the first batch's three grid rows (their first ``num_grid_images`` pictures)."""
+        n = self.hparams.num_grid_images
+        if self._grid is None and n > 0:
+            keep = tuple(t[:n].detach().float().cpu() for t in rows)
+            self._grid = (keep, None if mask is None else mask[:n].detach().cpu())  # type: ignore[assignment]
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._evaluate_batch(batch, batch_idx, "test")
-
-    @torch.no_grad()
-    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
-        """Inpainted images (N,3,H,W) from the EMA generator (known pixels copied from the input)."""
-        return self.inference_generator(batch["image"], batch["mask"])
-
-    # ---------------------------------------------------------------- epoch ends
-    def _finish_epoch(self, prefix: str) -> dict[str, float]:
-        if self.trainer.sanity_checking:  # two batches only: nothing worth logging or caching
-            self.val_metrics.reset()
+    def finish_epoch(self, prefix: str, metrics: dict[str, float], caption: str = "") -> dict[str, float]:
+        """Add FID to the task's ``metrics``, log them (``<prefix>/<name>``), draw the grid, and remember
+        them for the checkpoint; returns the metrics (``{}`` in the sanity check, which logs nothing)."""
+        if self.trainer.sanity_checking:  # a couple of batches only: nothing worth logging or caching
+            self._grid = None
             return {}
-        metrics = {k: float(v) for k, v in self.val_metrics.compute().items()}
-        self.val_metrics.reset()
+        metrics = dict(metrics)
         if self._fid_epoch:
             results = self.fid.compute()
             self.fid.reset()
             self.last_fid = float(results["fid"])
-            metrics.update({k: float(v) for k, v in results.items() if k != "fid"})
-        if self.fid_enabled:
+            metrics.update({k: float(v) for k, v in results.items()})
+        if self.fid_enabled:  # repeated in epochs without FID, so ModelCheckpoint can monitor it
             metrics["fid"] = self.last_fid if self.last_fid is not None else math.inf
         self.log_dict({f"{prefix}/{k}": v for k, v in metrics.items()}, sync_dist=True)
-        if self._grid_images is not None:
+        if self._grid is not None:
             from inpaintlab.metrics import make_image_grid
 
-            known, output, image, mask = self._grid_images
-            grid = make_image_grid(known, output, image, nrow=known.shape[0], mask=mask)
-            log_image_grid(self.trainer, grid, key=f"{prefix}/grid", caption=f"epoch {self.current_epoch}")
-            self._grid_images = None
+            (first, second, third), mask = self._grid
+            grid = make_image_grid(first, second, third, nrow=first.shape[0], mask=mask)
+            caption = f"epoch {self.current_epoch}" + (f": {caption}" if caption else "")
+            log_image_grid(self.trainer, grid, key=f"{prefix}/grid", caption=caption)
+            self._grid = None
+        if prefix == "val":
+            self.last_val_metrics = {f"val_{k.replace('/', '_')}": v for k, v in metrics.items() if math.isfinite(v)}
         return metrics
-
-    def on_validation_epoch_end(self) -> None:
-        metrics = self._finish_epoch("val")
-        if not metrics:
-            return
-        self.last_val_metrics = {
-            f"val_{k.replace('/', '_')}": v for k, v in metrics.items() if math.isfinite(v)
-        }
-        if self.trainer.state.fn == "fit" and self.hparams.scheduler == "plateau":
-            fresh = self._fid_epoch if self.fid_enabled else True
-            value = metrics.get(self.monitor.split("/", 1)[1])
-            if fresh and value is not None and math.isfinite(value):
-                for scheduler in self._schedulers():
-                    step_scheduler(scheduler, value)
-
-    def on_test_epoch_end(self) -> None:
-        self._finish_epoch("test")

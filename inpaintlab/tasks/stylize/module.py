@@ -1,4 +1,5 @@
-"""``CycleGAN``: photo -> Monet style transfer (Zhu et al. 2017) in the package's training system.
+"""``StylizeModule``: a CycleGAN (Zhu et al. 2017) for photo -> Monet style transfer, trained with the
+package's shared training parts.
 
 One training step (manual optimisation, one optimizer for both generators, one for both discriminators)::
 
@@ -6,19 +7,22 @@ One training step (manual optimisation, one optimizer for both generators, one f
     G update on  adv(D_m(aug(fake_monet))) + adv(D_p(aug(fake_photo)))
                  + cycle_weight * (|G_mp(fake_monet) - photo| + |G_pm(fake_photo) - monet|)
                  + identity_weight * cycle_weight * (|G_pm(monet) - monet| + |G_mp(photo) - photo|)
-    D update on  0.5 * (adv_D(D_m(aug(monet)), D_m(aug(fake_monet))) + adv_D(D_p(aug(photo)), D_p(aug(fake_photo))))
+    D update on  0.5 * (adv_D(D_m(aug(monet)), D_m(aug(pool_m(fake_monet)))) + adv_D(D_p(aug(photo)), D_p(aug(pool_p(fake_photo)))))
 
-with the package's discriminators, adversarial losses (least squares by default), DiffAugment (same
-parameters for the real and fake batch of a discriminator) and non-finite guard. Validation: FID of the
-stylized val photos against the Monet val paintings every ``fid_every_n_epochs`` (torch-fidelity, cached
-real statistics, DDP-correct), the cycle-consistency L1 of both domains, and an image grid
-(photo / stylized / reconstructed). ``best.ckpt`` is the best FID (the last epoch when FID is off).
+where ``pool_*`` is the paper's history of 50 generated images per domain (:class:`ImagePool`: once full,
+each fake is swapped for a stored older one with probability 1/2); the pools are saved in checkpoints,
+so a resumed run continues with the same history. The discriminators, adversarial losses (least squares
+by default), DiffAugment (same parameters for the real and fake batch of a discriminator), manual steps
+and non-finite guard are the package's. Validation (:class:`~inpaintlab.training.validation.EvaluationMixin`,
+as for inpainting): FID of the stylized val photos against the Monet val paintings every
+``fid_every_n_epochs`` (torch-fidelity, cached real statistics, DDP-correct), the cycle-consistency L1 of
+both domains, and an image grid (photo / stylized / reconstructed). ``best.ckpt`` is the best FID (the
+last epoch when FID is off).
 ``inpaintlab export best.ckpt --name photo2monet`` exports ``G_pm`` for ``load("photo2monet")``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightning as L
@@ -26,22 +30,27 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from inpaintlab.augment import DiffAugment
+from inpaintlab.data.seeding import mix_seed
 from inpaintlab.losses import discriminator_loss, generator_loss
-from inpaintlab.models import create_discriminator, create_translator
-from inpaintlab.module import ModelSpec, build_from_spec
-from inpaintlab.training import NonFiniteGuard, log_image_grid
+from inpaintlab.models import build_model
+from inpaintlab.tasks.stylize.image_pool import ImagePool
+from inpaintlab.training.checkpoint_io import write_checkpoint_info
+from inpaintlab.training.ddp import sync_batchnorm
+from inpaintlab.training.diffaugment import DiffAugment
 from inpaintlab.training.manual_step import ManualStepMixin
-from inpaintlab.training.validation import create_fid_metric, fid_due
+from inpaintlab.training.validation import EvaluationMixin
+
+ArchSpec = str | dict[str, Any]
 
 
-class CycleGAN(ManualStepMixin, L.LightningModule):
+class StylizeModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
     """CycleGAN between photos (domain ``photo``) and Monet paintings (domain ``monet``).
 
     Args:
-        generator: translator preset (``inpaintlab.models.create_translator``, e.g. ``"resnet9.base"``,
-            ``"unet_translator.base"``) or ``{"class", "init"}`` dict; used for both directions.
-        discriminator: discriminator preset (``"patch.70"`` is CycleGAN's) or dict; used for both domains.
+        generator: architecture spec of the translators (a translator preset of
+            ``inpaintlab.models.PRESETS``, e.g. ``"resnet9.base"``, ``"unet_translator.base"``, or
+            ``{"preset": ..., "args": {...}}``); used for both directions.
+        discriminator: architecture spec of the discriminators (``"patch.70"`` is CycleGAN's); both domains.
         lr, d_lr: Adam learning rates of the generators and the discriminators (``d_lr`` defaults to ``lr``).
         betas: Adam betas of both optimizers (CycleGAN: 0.5, 0.999).
         cycle_weight: weight of the cycle-consistency L1 loss (lambda = 10).
@@ -53,15 +62,16 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         diff_augment, diff_augment_p: DiffAugment policy and probability for the discriminators' inputs.
         max_nonfinite_steps: skipped non-finite updates tolerated before training stops with an error.
         fid_every_n_epochs: FID of stylized val photos vs Monet val paintings every N epochs (0: never).
-        fid_weights_path, fid_cache_dir, fid_feature_extractor, kid: as in ``InpaintGAN``.
+        fid_weights_path, fid_cache_dir, fid_feature_extractor, kid: as in ``InpaintModule``.
         num_grid_images: columns of the validation grid (0: none).
-        augment_seed: seed of DiffAugment's draws.
+        augment_seed: seed of DiffAugment's and the image pools' draws.
+        pool_size: generated images each discriminator's history holds (CycleGAN: 50; 0: no history).
     """
 
     def __init__(
         self,
-        generator: ModelSpec = "resnet.tiny",
-        discriminator: ModelSpec = "patch.tiny",
+        generator: ArchSpec = "resnet.tiny",
+        discriminator: ArchSpec = "patch.tiny",
         lr: float = 2e-4,
         d_lr: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
@@ -80,6 +90,7 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         kid: bool = False,
         num_grid_images: int = 4,
         augment_seed: int = 0,
+        pool_size: int = 50,
     ) -> None:
         super().__init__()
         for name, value in (("cycle_weight", cycle_weight), ("identity_weight", identity_weight)):
@@ -91,35 +102,30 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         generator_loss(torch.zeros(1), kind=adversarial_kind)  # raises ValueError naming the valid kinds
         self.save_hyperparameters(ignore=["fid_feature_extractor"])
         self.automatic_optimization = False
-        self.photo_to_monet = build_from_spec(generator, create_translator, "generator")
-        self.monet_to_photo = build_from_spec(generator, create_translator, "generator")
-        self.d_monet = build_from_spec(discriminator, create_discriminator, "discriminator")
-        self.d_photo = build_from_spec(discriminator, create_discriminator, "discriminator")
+        self.photo_to_monet = build_model(generator, role="translator")
+        self.monet_to_photo = build_model(generator, role="translator")
+        self.d_monet = build_model(discriminator, role="discriminator")
+        self.d_photo = build_model(discriminator, role="discriminator")
         self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
-        self.guard = NonFiniteGuard(max_nonfinite_steps)
+        self.fake_pools = {domain: ImagePool(pool_size) for domain in ("monet", "photo")}
+        self.pool_calls = 0
         self._fid_feature_extractor = fid_feature_extractor
-        self.fid = None
         self.val_cycle_l1 = MeanMetric()
-        self.generator_steps = 0
-        self.discriminator_steps = 0
-        self.augment_calls = 0
-        self.last_fid: float | None = None
-        self.last_val_metrics: dict[str, float] = {}
-        self.recipe: dict[str, str] = {}
-        self._grid: tuple[Tensor, Tensor, Tensor] | None = None
-        self._fid_epoch = False
+        self._init_steps()
+        self._init_evaluation()
+
+    # without FID no metric selects best.ckpt (the last epoch's): an identity mapping minimises the cycle L1
+    checkpoint_monitor_without_fid = (None, "min")
 
     # ------------------------------------------------------------------ set-up
-    @staticmethod
-    def checkpoint_monitor(init_args: dict[str, Any]) -> tuple[str | None, str]:
-        """What ``checkpoint.monitor: auto`` resolves to: val/fid with FID on, else no metric (``best.ckpt``
-        is the last epoch's). The cycle L1 is no selection criterion: an identity mapping minimises it."""
-        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else (None, "min")
-
     def setup(self, stage: str) -> None:
-        self.allow_separate_backwards()
-        if self.hparams.fid_every_n_epochs and self.fid is None:
-            self.fid = create_fid_metric(self.hparams, self._fid_feature_extractor, self.trainer)
+        device = self.trainer.strategy.root_device.type
+        self.d_monet = sync_batchnorm(self.d_monet, self.trainer.world_size, device)
+        self.d_photo = sync_batchnorm(self.d_photo, self.trainer.world_size, device)
+        self._setup_fid()
+
+    def on_fit_start(self) -> None:
+        self.check_separate_backwards()
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -141,6 +147,12 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
         if self.augment is None:
             return real, fake
         return self.augment(real, fake, generator=self._augment_generator())
+
+    def _pooled(self, domain: str, fake: Tensor) -> Tensor:
+        """What the discriminator of ``domain`` sees of the new ``fake`` batch: its image pool's answer."""
+        self.pool_calls += 1
+        seed = mix_seed("image-pool", self.hparams.augment_seed, self.global_rank, self.pool_calls)
+        return self.fake_pools[domain].query(fake, torch.Generator().manual_seed(seed))
 
     def _adversarial_d(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         real_in, fake_in = self._augmented(real, fake.detach())
@@ -175,9 +187,10 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
                 self.generator_steps += 1
         with self.toggled_optimizer(opt_d):
             d_loss = 0.5 * (
-                self._adversarial_d(self.d_monet, monet, fake_monet) + self._adversarial_d(self.d_photo, photo, fake_photo)
+                self._adversarial_d(self.d_monet, monet, self._pooled("monet", fake_monet))
+                + self._adversarial_d(self.d_photo, photo, self._pooled("photo", fake_photo))
             )
-            if self._backward_and_step(opt_d, d_loss, "discriminator"):
+            if self._backward_and_step(opt_d, d_loss, "discriminator", counted=False):
                 self.discriminator_steps += 1
         n = photo.shape[0]
         self.log("train/g_loss", terms.pop("total").detach(), prog_bar=True, batch_size=n)
@@ -190,54 +203,48 @@ class CycleGAN(ManualStepMixin, L.LightningModule):
             scheduler.step()
 
     # ------------------------------------------------------------------ validation
-    def on_validation_epoch_start(self) -> None:
-        self._fid_epoch = fid_due(self)
-        self._grid = None
-
     def validation_step(self, batch: dict[str, Tensor | None], batch_idx: int) -> None:
         photo, monet = batch.get("photo"), batch.get("monet")
         if photo is not None:
             stylized = self.photo_to_monet(photo)
             restored = self.monet_to_photo(stylized)
             self.val_cycle_l1.update((restored - photo).abs().mean(dim=(1, 2, 3)))
-            if self._fid_epoch:
-                self.fid.update(stylized, real=False)
-            if self._grid is None and self.hparams.num_grid_images:
-                k = self.hparams.num_grid_images
-                self._grid = (photo[:k], stylized[:k], restored[:k])
+            self.update_fid(None, stylized)
+            self.keep_grid((photo, stylized, restored))
         if monet is not None:
             self.val_cycle_l1.update((self.photo_to_monet(self.monet_to_photo(monet)) - monet).abs().mean(dim=(1, 2, 3)))
-            if self._fid_epoch and self.fid.needs_real_images:
-                self.fid.update(monet, real=True)
+            self.update_fid(monet, None)
 
     def on_validation_epoch_end(self) -> None:
         metrics = {"cycle_l1": float(self.val_cycle_l1.compute())}
         self.val_cycle_l1.reset()
-        if self._fid_epoch:
-            values = self.fid.compute()
-            self.fid.reset()
-            metrics.update({k: float(v) for k, v in values.items()})
-            self.last_fid = metrics["fid"]
-        if self.fid is not None:  # repeated in epochs without FID, so ModelCheckpoint can monitor it
-            metrics.setdefault("fid", self.last_fid if self.last_fid is not None else math.inf)
-        self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=False)
-        if self.trainer.sanity_checking:
-            return
-        self.last_val_metrics = {f"val_{k}": v for k, v in metrics.items() if math.isfinite(v)}
-        if self._grid is not None:
-            from torchvision.utils import make_grid
-
-            tiles = torch.cat(self._grid).detach().float().cpu().clamp(0, 1)
-            grid = make_grid(tiles, nrow=self._grid[0].shape[0], padding=2, pad_value=1.0)
-            log_image_grid(self.trainer, grid, key="val/grid", caption=f"epoch {self.current_epoch}: photo / stylized / cycled")
-            self._grid = None
+        self.finish_epoch("val", metrics, caption="photo / stylized / cycled")
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        g = self.photo_to_monet
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        size = getattr(datamodule, "image_size", None) or getattr(g, "native_resolution", None)
-        self.write_checkpoint_info(checkpoint, "translator_arch", g, image_size=size, mask_kind=None, style="monet")
+        write_checkpoint_info(
+            checkpoint, task="stylize", model=self.photo_to_monet, image_size=getattr(datamodule, "image_size", None),
+            mask_kind=None, style="monet", metrics=self.last_val_metrics, recipe=self.recipe,
+            counters=self.training_counters(),
+        )  # fmt: skip
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.read_checkpoint_info(checkpoint)
+    def training_counters(self) -> dict:
+        """The shared counters plus the image pools (every rank's, stacked: (world, n, C, H, W))."""
+        pools = {}
+        distributed = self._trainer is not None and self.trainer.world_size > 1
+        for domain, pool in self.fake_pools.items():
+            images = pool.state_dict()["images"]
+            if distributed:
+                images = self.all_gather(images.to(self.device)).cpu()  # every rank's pool, same size
+            else:
+                images = images[None]
+            pools[domain] = images
+        return {**super().training_counters(), "pool_calls": self.pool_calls, "image_pools": pools}
+
+    def load_training_counters(self, state: dict) -> None:
+        super().load_training_counters(state)
+        self.pool_calls = int(state.get("pool_calls", 0))
+        for domain, stacked in (state.get("image_pools") or {}).items():  # none in older checkpoints
+            if domain in self.fake_pools and stacked.ndim >= 1 and stacked.shape[0] > 0:
+                self.fake_pools[domain].load_state_dict({"images": stacked[self.global_rank % stacked.shape[0]]})

@@ -1,4 +1,4 @@
-"""Unpaired photos and paintings for CycleGAN: ``{"photo": (N,3,S,S), "monet": (N,3,S,S)}`` batches in [0,1].
+"""Unpaired photos and paintings for the CycleGAN (``StylizeDataModule``): ``{"photo": (N,3,S,S), "monet": (N,3,S,S)}`` batches in [0,1].
 
 Both sets are decoded once into uint8 tensors (centre squares at ``load_size``); a training sample is a
 random ``image_size`` crop with a random horizontal flip (CycleGAN's resize-and-crop jitter), drawn from
@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from inpaintlab.data.gpu_store import decode_folder
 from inpaintlab.data.image_io import list_image_files
-from inpaintlab.data.seeding import EpochSeededSampler
+from inpaintlab.data.seeding import EpochSeededSampler, eval_sampler
 
 DOMAINS = ("photo", "monet")
 
@@ -49,7 +49,7 @@ class RandomCrops(Dataset):
         return random_crop_flip(self.images[index], self.size, torch.Generator().manual_seed(seed))
 
 
-class UnpairedDataModule(L.LightningDataModule):
+class StylizeDataModule(L.LightningDataModule):
     """Photos and Monet paintings, unpaired.
 
     Args:
@@ -105,7 +105,11 @@ class UnpairedDataModule(L.LightningDataModule):
         return CombinedLoader(loaders, mode="max_size_cycle")
 
     def val_dataloader(self) -> CombinedLoader:
-        loaders = {d: DataLoader(TensorDataset(self.val_sets[d]), batch_size=self.hparams.batch_size) for d in DOMAINS}
+        loaders = {}
+        for domain in DOMAINS:  # under DDP: each rank a share, no image twice (eval_sampler)
+            dataset = TensorDataset(self.val_sets[domain])
+            sampler = eval_sampler(dataset, self.trainer)
+            loaders[domain] = DataLoader(dataset, batch_size=self.hparams.batch_size, sampler=sampler)
         return CombinedLoader(loaders, mode="max_size")
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict[str, Tensor | None]:

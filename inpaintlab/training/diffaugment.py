@@ -18,8 +18,9 @@ Policies follow the paper's reference code (``DiffAugment_pytorch.py``) exactly:
   the border as in the paper).
 
 Each primitive is a ``kornia.augmentation`` module: kornia's :class:`~kornia.augmentation.RandomBrightness`
-(``clip_output=False``) and :class:`~kornia.augmentation.RandomErasing`, and three subclasses below
-where kornia's own colour/translation ops do something else (kornia's saturation works in HSV and clamps,
+(``clip_output=False``) and :class:`~kornia.augmentation.RandomErasing`, and three subclasses of kornia's
+public ``IntensityAugmentationBase2D`` / ``GeometricAugmentationBase2D`` below, where kornia's own
+colour/translation ops do something else (kornia's saturation works in HSV and clamps,
 its contrast scales about 0, its translation interpolates). Parameters are drawn here, from an explicit
 ``torch.Generator``, and handed to the kornia modules through their ``params=`` argument, because kornia
 only samples from torch's global RNG.
@@ -32,9 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from kornia.augmentation import RandomBrightness, RandomErasing
-from kornia.augmentation._2d.geometric.base import GeometricAugmentationBase2D
-from kornia.augmentation._2d.intensity.base import IntensityAugmentationBase2D
+from kornia.augmentation import (
+    GeometricAugmentationBase2D,
+    IntensityAugmentationBase2D,
+    RandomBrightness,
+    RandomErasing,
+)
 from torch import Tensor, nn
 
 from inpaintlab._checks import check_image
@@ -222,6 +226,7 @@ class DiffAugment(nn.Module):
         p: probability that each primitive (brightness, saturation, contrast, translation, cutout) is
             applied to a given sample, drawn independently per sample and per primitive, like kornia's and
             ADA's ``p``. ``p=1`` is the paper's DiffAugment; ``p=0`` returns the inputs unchanged.
+        color_channels: how many leading channels the colour ops change (None: all of them).
 
     ``forward(*batches, generator=None)`` draws one set of per-sample parameters and applies it to every
     batch, so ``aug(x, x)`` gives two identical tensors. It returns a tensor for one batch and a tuple for
@@ -229,14 +234,24 @@ class DiffAugment(nn.Module):
     :meth:`apply`. Randomness comes only from ``generator`` (a CPU generator works for GPU inputs; None
     uses torch's global RNG).
 
-    Shapes: each batch (N, C, H, W) float, with equal N, H, W -> same shape and dtype. Any C works;
-    note that colour ops mix all channels, so augment the image before appending a mask channel.
+    Shapes: each batch (N, C, H, W) float, with equal N, H, W -> same shape and dtype. Any C works:
+    colour ops change only the first ``color_channels`` channels (RGB), geometric ops (translation,
+    cutout) move every channel, so a mask channel appended to the image (a 4-channel discriminator's
+    input) stays aligned with the picture it describes.
     """
 
-    def __init__(self, policy: str | Sequence[str] = "color,translation,cutout", p: float = 1.0) -> None:
+    def __init__(
+        self,
+        policy: str | Sequence[str] = "color,translation,cutout",
+        p: float = 1.0,
+        color_channels: int | None = 3,
+    ) -> None:
         super().__init__()
         if not 0.0 <= float(p) <= 1.0:
             raise ValueError(f"p must be a probability in [0, 1], got {p}")
+        if color_channels is not None and (isinstance(color_channels, bool) or int(color_channels) < 1):
+            raise ValueError(f"color_channels must be an int >= 1 or None (all channels), got {color_channels!r}")
+        self.color_channels = None if color_channels is None else int(color_channels)
         self.policy = ",".join(_parse_policy(policy))
         self.p = float(p)
         primitives = [prim for name in _parse_policy(policy) for prim in POLICIES[name]]
@@ -278,9 +293,13 @@ class DiffAugment(nn.Module):
                 f"params has {len(params)} entries but policy {self.policy!r} has {len(self.ops)} primitives; "
                 "pass the list from this module's sample_params() or last_params"
             )
+        c = self.color_channels
         for op, op_params in zip(self.ops, params):
             # kornia stores the dict it is given; pass a copy so replaying never edits the caller's draw.
-            x = op(x, params=dict(op_params))
+            if isinstance(op, IntensityAugmentationBase2D) and c is not None and x.shape[1] > c:
+                x = torch.cat([op(x[:, :c], params=dict(op_params)), x[:, c:]], dim=1)
+            else:
+                x = op(x, params=dict(op_params))
         return x
 
     def forward(self, *batches: Tensor, generator: torch.Generator | None = None) -> Tensor | tuple[Tensor, ...]:

@@ -1,24 +1,30 @@
-"""Checkpoint files of training runs: atomic writes and weights for ``init_from``.
+"""Checkpoint files of training runs, for every task: atomic writes, what they record, ``init_from``.
 
 * :class:`AtomicCheckpointIO` is a Lightning ``CheckpointIO`` plugin that writes each checkpoint to a
   temporary file in the target folder, ``fsync``\\ s it, and ``os.replace``\\ s it over the old file, so a
   process killed while saving never leaves a truncated ``last.ckpt`` behind: the reader sees either the
   old file or the new one.
+* :func:`write_checkpoint_info` fills ``ckpt["inpaintlab"]`` (task, the exported model's architecture
+  spec, training resolution, mask kind, style, val metrics, recipe) and ``ckpt["inpaintlab_training"]``
+  (counters a resume needs), as plain data; :func:`inpaintlab.hub.weights.read_training_checkpoint` is
+  the one reader of both.
 * :func:`load_init_weights` reads the generator (and, when present, discriminator) weights from either a
-  Lightning ``.ckpt`` written by :class:`inpaintlab.module.InpaintGAN` or a hub ``.safetensors`` file,
-  for fine-tuning (the Monet recipes start from the photo ones).
+  Lightning ``.ckpt`` of an inpainting run or a hub ``.safetensors`` file, for fine-tuning (the Monet
+  recipes start from the photo ones).
 
 Checkpoints are loaded with ``torch.load(weights_only=True)``: they hold tensors and plain data only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import io
 import logging
 import os
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
@@ -26,13 +32,70 @@ from fsspec.implementations.local import LocalFileSystem
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-from torch import Tensor
+from torch import Tensor, nn
+
+from inpaintlab.hub.weights import load_weights, read_training_checkpoint, strip_prefix
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_FORMAT = 2
+"""Version of ``ckpt["inpaintlab"]``: 2 has ``task`` and a preset ``arch``; 1 (before) had
+``generator_arch`` / ``translator_arch`` / ``classifier_arch`` = ``{"class", "init"}`` (still read)."""
+
 GENERATOR_PREFIX = "generator."
-GENERATOR_EMA_PREFIX = "generator_ema."
 DISCRIMINATOR_PREFIX = "discriminator."
+
+_PLAIN = (type(None), bool, int, float, str, Tensor)
+
+
+def plain_data(obj: Any) -> Any:
+    """``obj`` as plain data that ``torch.load(weights_only=True)`` reads: dicts, lists, numbers, strings,
+    tensors. Dataclasses become dicts, paths strings, enums their value, other objects
+    ``{"class_path": ..., "repr": ...}``."""
+    if isinstance(obj, _PLAIN):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k) if not isinstance(k, (int, str)) else k: plain_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain_data(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return plain_data(dataclasses.asdict(obj))
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return plain_data(obj.value)
+    cls = obj if isinstance(obj, type) else type(obj)
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "repr": repr(obj)[:500]}
+
+
+def write_checkpoint_info(
+    checkpoint: dict[str, Any],
+    *,
+    task: str,
+    model: nn.Module,
+    metrics: dict[str, float],
+    recipe: dict[str, str],
+    counters: dict[str, Any] | None = None,
+    **info: Any,
+) -> None:
+    """Fill ``checkpoint`` for the hub and for a resume (a task module's ``on_save_checkpoint``).
+
+    ``checkpoint["inpaintlab"]`` holds the ``task``, the architecture spec of the ``model`` it exports
+    (:func:`inpaintlab.models.arch_of`), ``info`` (``image_size``, ``mask_kind``, ``style``), the last val
+    ``metrics`` and the ``recipe``; ``checkpoint["inpaintlab_training"]`` the ``counters``. Everything,
+    the hyper-parameters too, becomes plain data: ``torch.load(weights_only=True)`` reads every checkpoint.
+    """
+    from inpaintlab.models import arch_of
+
+    checkpoint["inpaintlab"] = plain_data({
+        "format": CHECKPOINT_FORMAT, "task": task, "arch": arch_of(model), **info,
+        "metrics": dict(metrics), "recipe": dict(recipe),
+    })  # fmt: skip
+    if counters is not None:
+        checkpoint["inpaintlab_training"] = plain_data(counters)
+    for key in ("hyper_parameters", "datamodule_hyper_parameters"):
+        if key in checkpoint:
+            checkpoint[key] = plain_data(checkpoint[key])
 
 
 def _fsync_directory(directory: str) -> None:
@@ -107,7 +170,7 @@ def best_and_last_checkpoint(
     model's FID is off) and ``last.ckpt`` (what ``ckpt_path="last"`` resumes from); what the CLI uses.
 
     Args:
-        model: an :class:`~inpaintlab.module.InpaintGAN` (anything with ``monitor`` and ``monitor_mode``).
+        model: a task module with ``monitor`` and ``monitor_mode`` (the GAN modules have them).
         dirpath: folder of the checkpoints; give a fixed one so a killed run can be resumed.
         **kwargs: more ``ModelCheckpoint`` arguments (override the defaults above).
     """
@@ -133,17 +196,13 @@ class InitWeights:
     """``"ema"``, ``"generator"`` or ``"safetensors"``: where the generator weights came from."""
 
 
-def _strip_prefix(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-
-
 def load_init_weights(path: str | os.PathLike, prefer_ema: bool = True) -> InitWeights:
-    """Read generator (and discriminator) weights to initialise a run from.
+    """Read generator (and discriminator) weights to initialise an inpainting run from.
 
     Args:
-        path: a Lightning ``.ckpt`` of :class:`~inpaintlab.module.InpaintGAN` (keys ``generator.*``,
-            ``generator_ema.*``, ``discriminator.*`` under ``state_dict``) or a hub ``.safetensors``
-            file (the generator's own keys, or the same keys with a ``generator.`` prefix).
+        path: a Lightning ``.ckpt`` of an inpainting run (read by
+            :func:`~inpaintlab.hub.weights.read_training_checkpoint`) or a hub ``.safetensors`` file (the
+            generator's own keys, or ``generator.`` / ``discriminator.`` prefixed keys).
         prefer_ema: take the EMA generator from a ``.ckpt`` when it has one.
 
     Raises:
@@ -157,33 +216,19 @@ def load_init_weights(path: str | os.PathLike, prefer_ema: bool = True) -> InitW
             "run or of a hub .safetensors file (see `inpaintlab download`)"
         )
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path), device="cpu")
-        generator = _strip_prefix(state, GENERATOR_PREFIX) or state
-        discriminator = _strip_prefix(state, DISCRIMINATOR_PREFIX) or None
-        if discriminator is not None:  # a file holding both: keep only the generator part
-            generator = _strip_prefix(state, GENERATOR_PREFIX)
+        state = load_weights(path)
+        discriminator = strip_prefix(state, DISCRIMINATOR_PREFIX) or None
+        generator = strip_prefix(state, GENERATOR_PREFIX) or (None if discriminator else state)
         if not generator:
-            raise ValueError(f"{path} holds no tensors; expected the weights of an inpaintlab generator")
+            raise ValueError(f"{path} holds no generator tensors; expected the weights of an inpaintlab generator")
         return InitWeights(generator=generator, discriminator=discriminator, source="safetensors")
 
-    checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(  # noqa: TRY004 - a bad file, not a bad argument type
-            f"{path} is not a Lightning checkpoint (no 'state_dict' dict inside)"
-        )
-    ema = _strip_prefix(state, GENERATOR_EMA_PREFIX)
-    plain = _strip_prefix(state, GENERATOR_PREFIX)
-    if prefer_ema and ema:
-        generator, source = ema, "ema"
-    else:
-        generator, source = plain, "generator"
-    if not generator:
+    ckpt = read_training_checkpoint(path)
+    if ckpt.task != "inpaint":
         raise ValueError(
-            f"{path} has no keys starting with {GENERATOR_PREFIX!r} in its state_dict; "
-            "init_from needs a checkpoint written by inpaintlab.module.InpaintGAN or a hub .safetensors file"
+            f"{path} is a checkpoint of a {ckpt.task} run; init_from needs an inpainting run's .ckpt or a hub "
+            ".safetensors file of an inpainter"
         )
-    discriminator = _strip_prefix(state, DISCRIMINATOR_PREFIX) or None
-    return InitWeights(generator=generator, discriminator=discriminator, source=source)
+    generator, kind = ckpt.exported_weights(prefer_ema=prefer_ema)
+    source = "ema" if kind == "ema" else "generator"
+    return InitWeights(generator=generator, discriminator=ckpt.weights(DISCRIMINATOR_PREFIX) or None, source=source)

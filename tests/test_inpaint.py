@@ -1,4 +1,4 @@
-"""Tests of the GAN LightningModule (inpaintlab.module.InpaintGAN) and its training helpers."""
+"""Tests of the GAN LightningModule (inpaintlab.tasks.inpaint.InpaintModule) and its training helpers."""
 
 from __future__ import annotations
 
@@ -9,27 +9,18 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from conftest import ChannelStats
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from scipy import linalg
 from torch import nn
 
-from inpaintlab.checkpointing import best_and_last_checkpoint, load_init_weights
-from inpaintlab.data import InpaintDataModule
 from inpaintlab.losses import masked_reconstruction_loss
 from inpaintlab.masks import BlockMasks
-from inpaintlab.module import InpaintGAN
-from inpaintlab.training import NonFiniteLossError, create_ema, ema_update_
-from inpaintlab.training.synthetic import write_image_folder
+from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
+from inpaintlab.training import NonFiniteLossError, create_ema, ema_update_, warmed_up_decay
+from inpaintlab.training.checkpoint_io import best_and_last_checkpoint, load_init_weights
 
-SIZE = 32
-
-
-@pytest.fixture(scope="module")
-def image_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("images")
-    write_image_folder(root / "train", 8, SIZE, seed=0)
-    write_image_folder(root / "val", 8, SIZE, seed=1)
-    return root
+SIZE = 32  # conftest's image_root: 8 train and 8 val pictures of 32 px
 
 
 def make_data(root, batch_size: int = 4, val_batch_size: int | None = None) -> InpaintDataModule:
@@ -39,14 +30,14 @@ def make_data(root, batch_size: int = 4, val_batch_size: int | None = None) -> I
     )  # fmt: skip
 
 
-def make_model(**kwargs) -> InpaintGAN:
+def make_model(**kwargs) -> InpaintModule:
     defaults = {
         "generator": "unet.tiny",
         "discriminator": "patch.tiny",
         "fid_every_n_epochs": 0,
         "num_grid_images": 0,
     }
-    return InpaintGAN(**{**defaults, **kwargs})
+    return InpaintModule(**{**defaults, **kwargs})
 
 
 def make_trainer(tmp_path, callbacks=(), **kwargs) -> L.Trainer:
@@ -211,13 +202,15 @@ def test_ema_update_math():
 
 
 def test_ema_follows_the_generator_during_training(tmp_path, image_root):
-    model = make_model(ema_decay=0.75, warmup_steps=5)
+    model = make_model(ema_decay=0.05, warmup_steps=5)  # below the warm-up's 0.1 for the first update
     g0 = {k: v.clone() for k, v in model.generator.state_dict().items()}
     make_trainer(tmp_path).fit(model, make_data(image_root))
     g1 = model.generator.state_dict()
     for key, value in model.generator_ema.state_dict().items():
         if value.is_floating_point():
-            torch.testing.assert_close(value, 0.75 * g0[key] + 0.25 * g1[key])
+            torch.testing.assert_close(value, 0.05 * g0[key] + 0.95 * g1[key])
+    assert warmed_up_decay(0.999, 0) == pytest.approx(0.1) and warmed_up_decay(0.999, 10_000) == 0.999
+    assert warmed_up_decay(0.5, 20) == 0.5
     assert model.inference_generator is model.generator_ema
 
 
@@ -255,7 +248,8 @@ def test_cosine_schedule_is_stepped_each_epoch(tmp_path, image_root):
         ({"d_steps": 0}, "d_steps must be an int >= 1"),
         ({"d_steps": 2, "accumulate_grad_batches": 2}, "not supported"),
         ({"ema_decay": 2.0}, "ema_decay must be in"),
-        ({"generator": 3}, "generator must be a registry name"),
+        ({"generator": 3}, "an architecture is a preset name"),
+        ({"generator": "patch.70"}, "is a discriminator preset, not a generator"),
         ({"scheduler": "step"}, "scheduler must be one of"),
     ],
 )
@@ -267,7 +261,8 @@ def test_bad_arguments_are_rejected(kwargs, match):
 
 # ---------------------------------------------------------------------------------------- checkpoints
 def test_checkpoint_is_plain_data_and_readable_by_the_hub(tmp_path, image_root):
-    from inpaintlab.hub.weights import build_model, load_training_checkpoint
+    from inpaintlab.hub.weights import load_training_checkpoint
+    from inpaintlab.models import build_model
 
     model = make_model(style="photo", ema_decay=0.5)
     ckpt = best_and_last_checkpoint(model, tmp_path / "ckpt")
@@ -278,7 +273,7 @@ def test_checkpoint_is_plain_data_and_readable_by_the_hub(tmp_path, image_root):
     assert (tmp_path / "ckpt" / "best.ckpt").is_file()
     checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     info = checkpoint["inpaintlab"]
-    assert info["generator_arch"] == {"class": "UNetGenerator", "init": model.generator.init_args}
+    assert (info["task"], info["arch"]) == ("inpaint", "unet.tiny")  # a preset name, never a class path
     assert (info["image_size"], info["mask_kind"], info["style"]) == (SIZE, "blocks", "photo")
     state = checkpoint["state_dict"]
     for prefix in ("generator.", "generator_ema.", "discriminator."):
@@ -287,11 +282,12 @@ def test_checkpoint_is_plain_data_and_readable_by_the_hub(tmp_path, image_root):
     assert isinstance(checkpoint["hyper_parameters"]["losses"], dict)
 
     weights, info = load_training_checkpoint(tmp_path / "ckpt" / "last.ckpt")
-    generator = build_model(info["generator_arch"])
+    assert info["weights"] == "ema"
+    generator = build_model(info["arch"])
     generator.load_state_dict(weights)
     for a, b in zip(generator.parameters(), model.generator_ema.parameters()):
         assert torch.equal(a, b)
-    reloaded = InpaintGAN.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    reloaded = InpaintModule.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert reloaded.generator_steps == 1 and reloaded.hparams.style == "photo"
     for a, b in zip(reloaded.generator_ema.parameters(), model.generator_ema.parameters()):
         assert torch.equal(a, b)
@@ -323,20 +319,11 @@ def test_init_from_a_checkpoint_and_a_safetensors_file(tmp_path, image_root):
         load_init_weights(tmp_path / "missing.ckpt")
     with pytest.raises(ValueError, match="do not fit"):
         make_model(
-            generator={"class": "UNetGenerator", "init": {"base_channels": 8, "depth": 3}}
+            generator={"preset": "unet.tiny", "args": {"base_channels": 8}}
         ).load_init_weights(last)
 
 
 # ---------------------------------------------------------------------------------------- validation
-class ChannelStats(nn.Module):
-    """A tiny deterministic feature extractor for FID tests: per-channel means (3 features)."""
-
-    num_features = 3
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return images.mean(dim=(2, 3))
-
-
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     mu1, mu2 = real.mean(0), fake.mean(0)
     s1, s2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
@@ -383,3 +370,144 @@ def test_image_grid_is_written_for_file_loggers(tmp_path, image_root):
 
     width, height = Image.open(grids[0]).size
     assert (width, height) == (2 * (SIZE + 2) + 2, 3 * (SIZE + 2) + 2)
+
+
+# ---------------------------------------------------------------------------------------- review bugs
+def test_four_channel_discriminator_sees_the_mask_moved_with_the_image():
+    """DiffAugment's translation/cutout move the mask channel with the image; colour ops leave it alone."""
+    d_spec = {"preset": "patch.tiny", "args": {"in_channels": 4}}
+    seen = []
+    for policy in ("translation,cutout", "color"):
+        model = make_model(discriminator=d_spec, diff_augment=policy)
+        hook = model.discriminator.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach()))
+        g = torch.Generator().manual_seed(0)
+        image, fake = torch.rand(6, 3, SIZE, SIZE, generator=g), torch.rand(6, 3, SIZE, SIZE, generator=g)
+        mask = BlockMasks(num_blocks=2)(6, (SIZE, SIZE), generator=g)
+        model.discriminator_loss(image, fake, mask)
+        hook.remove()
+        real_in, fake_in = seen[-2:]
+        params = model.augment.last_params
+        assert torch.equal(real_in[:, 3:], fake_in[:, 3:])  # both see the same (augmented) mask
+        if policy == "color":
+            assert torch.equal(real_in[:, 3:], mask)  # colour ops never touch the mask channel
+        else:
+            moved = model.augment.apply(torch.cat([image, mask], 1), params)
+            assert torch.equal(real_in, moved)  # one geometric draw for the image and the mask
+            assert not torch.equal(real_in[:, 3:], mask)  # ... and the draw did move it
+
+
+def test_ema_warms_up_so_a_short_run_exports_trained_weights(tmp_path, image_root):
+    """decay_n = min(decay, (1 + n) / (10 + n)): after 6 updates the EMA holds < 1% of the initialisation."""
+    model = make_model(ema_decay=0.999, g_lr=1e-2)
+    g0 = snapshot(model.generator)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    make_trainer(tmp_path, [ckpt], enable_checkpointing=True, limit_train_batches=None, max_epochs=-1, max_steps=6).fit(
+        model, make_data(image_root, batch_size=2)
+    )
+    from inpaintlab.hub.weights import load_training_checkpoint
+
+    exported, info = load_training_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert info["weights"] == "ema"
+    init_share = math.prod(min(0.999, (1 + n) / (10 + n)) for n in range(6))
+    assert init_share < 0.01
+    g = model.generator.state_dict()
+    moved = [k for k, v in g0.items() if v.is_floating_point() and not torch.equal(v, g[k])]
+    assert moved
+    for key in moved:  # the exported EMA is far from the initialisation, as far as G itself moved
+        assert torch.linalg.vector_norm(exported[key] - g0[key]) > 0.5 * torch.linalg.vector_norm(g[key] - g0[key])
+
+
+def test_max_steps_counts_generator_updates(tmp_path, image_root):
+    """``trainer.max_steps`` and ``global_step`` count generator updates, whatever d_steps and warm-up."""
+    model = make_model(d_steps=3, warmup_steps=2)
+    trainer = make_trainer(tmp_path, max_epochs=-1, max_steps=4, limit_train_batches=None)
+    trainer.fit(model, make_data(image_root, batch_size=2))
+    assert (model.generator_steps, model.discriminator_steps) == (4, 6)  # 2 warm-up batches without D
+    assert trainer.global_step == 4
+
+
+def _train_once(tmp_path, image_root, **kwargs):
+    L.seed_everything(0)
+    model = make_model(**kwargs)
+    make_trainer(tmp_path, limit_train_batches=2).fit(model, make_data(image_root))
+    return model
+
+
+def test_compiled_training_matches_eager_and_copies_run_their_own_weights(tmp_path, image_root):
+    eager = _train_once(tmp_path, image_root)
+    compiled = _train_once(tmp_path, image_root, compile_models=True, compile_backend="eager")
+    for (key, a), b in zip(eager.state_dict().items(), compiled.state_dict().values()):
+        torch.testing.assert_close(b, a, msg=key)
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(compiled.generator))  # pickling works
+    twin = copy.deepcopy(compiled.generator)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.mul_(0.5)  # the copy's own weights, not the original's
+    reference = copy.deepcopy(eager.generator)
+    reference.load_state_dict(twin.state_dict())
+    g = torch.Generator().manual_seed(1)
+    image, mask = torch.rand(2, 3, SIZE, SIZE, generator=g), BlockMasks(num_blocks=2)(2, (SIZE, SIZE), generator=g)
+    for module in (clone, twin, reference):
+        module.eval()
+    torch.testing.assert_close(twin.predict(image, mask), reference.predict(image, mask))
+    torch.testing.assert_close(clone.predict(image, mask), eager.generator.eval().predict(image, mask))
+
+
+def test_channels_last_trains_like_contiguous(tmp_path, image_root):
+    plain = _train_once(tmp_path, image_root)
+    fast = _train_once(tmp_path, image_root, channels_last=True)
+    conv = next(p for p in fast.generator.parameters() if p.ndim == 4 and p.shape[-1] > 1)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    for (key, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_without_find_unused_parameters_is_a_clear_error(tmp_path, image_root, monkeypatch):
+    """Separate G and D backwards need find_unused_parameters; the module asks for it, it does not patch
+    the strategy's private settings (one in-process DDP rank on gloo)."""
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    try:
+        with pytest.raises(ValueError, match="ddp_find_unused_parameters_true"):
+            make_trainer(tmp_path, strategy="ddp").fit(make_model(), make_data(image_root))
+        model = make_model()
+        make_trainer(tmp_path, strategy="ddp_find_unused_parameters_true").fit(model, make_data(image_root))
+        assert model.generator_steps == 1
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def test_batchnorm_discriminators_are_synchronised_on_several_gpu_processes():
+    """A BatchNorm D becomes SyncBatchNorm with the same state-dict keys under multi-GPU DDP only; the
+    default norms (no batch statistics) and single-process or CPU runs stay as they are."""
+    from types import SimpleNamespace
+
+    from inpaintlab.models import build_model
+    from inpaintlab.training.ddp import sync_batchnorm
+
+    d = build_model({"preset": "patch.tiny", "args": {"norm": "batch"}})
+    keys = list(d.state_dict())
+    synced = sync_batchnorm(copy.deepcopy(d), world_size=2, device_type="cuda")
+    assert any(isinstance(m, nn.SyncBatchNorm) for m in synced.modules())
+    assert list(synced.state_dict()) == keys  # checkpoints load into either form
+    for world, device in ((1, "cuda"), (2, "cpu")):
+        assert not any(isinstance(m, nn.SyncBatchNorm) for m in sync_batchnorm(d, world, device).modules())
+    plain = build_model("patch.tiny")
+    assert sync_batchnorm(plain, 2, "cuda") is plain
+
+    model = make_model(discriminator={"preset": "patch.tiny", "args": {"norm": "batch"}})
+    strategy = SimpleNamespace(root_device=torch.device("cuda", 0))
+    model._trainer = SimpleNamespace(strategy=strategy, world_size=2, datamodule=None, limit_val_batches=1.0)
+    model.setup("fit")  # what Lightning calls on every rank before wrapping the model in DDP
+    assert any(isinstance(m, nn.SyncBatchNorm) for m in model.discriminator.modules())

@@ -1,22 +1,26 @@
-"""``InpaintGAN``: the LightningModule that trains an inpainting generator against a discriminator.
+"""``InpaintModule``: the LightningModule that trains an inpainting generator against a discriminator.
 
 One training step (manual optimisation, two optimizers, two-time-scale learning rates)::
 
     pred = G.predict(image, mask); fake = composite(pred, image, mask)
     repeat d_steps:  D update on (DiffAugment(real), DiffAugment(fake.detach()))     # G frozen
     G update on  w_rec*rec(pred) + w_adv*adv(D(DiffAugment(fake))) + style/perceptual/TV/feature matching
-    EMA(G) <- decay * EMA(G) + (1 - decay) * G
+    EMA(G) <- d * EMA(G) + (1 - d) * G,   d = min(ema_decay, (1 + n) / (10 + n)) at generator update n
 
+``trainer.max_steps`` and ``global_step`` count generator updates (the discriminator's ``d_steps``
+updates per batch are not counted, so the count does not change pace when the warm-up ends).
 During ``warmup_steps`` the generator trains on the reconstruction loss alone and the discriminator is
 not updated; from ``freeze_discriminator_at`` on it stops learning but still drives the generator.
 Validation runs the EMA generator: hole PSNR/SSIM/L1 (per mask kind), FID every ``fid_every_n_epochs``
-and an image grid. Checkpoints hold only tensors and plain data (``torch.load(weights_only=True)``).
+and an image grid (:class:`~inpaintlab.training.validation.EvaluationMixin`). Checkpoints hold only
+tensors and plain data (``torch.load(weights_only=True)``); ``inpaintlab export`` writes the EMA generator.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from typing import Any
 
 import lightning as L
@@ -24,8 +28,6 @@ import torch
 from torch import Tensor, nn
 
 from inpaintlab._checks import composite
-from inpaintlab.augment import DiffAugment
-from inpaintlab.checkpointing import load_init_weights
 from inpaintlab.losses import (
     LossWeights,
     discriminator_loss,
@@ -33,42 +35,34 @@ from inpaintlab.losses import (
     generator_loss,
 )
 from inpaintlab.metrics.hole import HoleMetrics
-from inpaintlab.models import build_model, create_discriminator, create_generator
+from inpaintlab.models import build_model
+from inpaintlab.tasks.inpaint.losses import FeatureLosses, reconstruction_loss
 from inpaintlab.training import (
     SCHEDULERS,
-    NonFiniteGuard,
     build_scheduler,
     create_ema,
     ema_update_,
     step_scheduler,
+    warmed_up_decay,
 )
-from inpaintlab.training.feature_losses import FeatureLosses, reconstruction_loss
+from inpaintlab.training.checkpoint_io import load_init_weights, write_checkpoint_info
+from inpaintlab.training.ddp import sync_batchnorm
+from inpaintlab.training.diffaugment import DiffAugment
 from inpaintlab.training.manual_step import ManualStepMixin
-from inpaintlab.training.validation import ValidationMixin
+from inpaintlab.training.validation import EvaluationMixin
 
 log = logging.getLogger(__name__)
 
-ModelSpec = str | dict[str, Any]
+ArchSpec = str | dict[str, Any]
 
 
-def build_from_spec(spec: ModelSpec, create, what: str) -> nn.Module:
-    """A model from a preset name (through ``create``) or a ``{"class", "init"}`` dict."""
-    if isinstance(spec, str):
-        return create(spec)
-    if isinstance(spec, dict) and "class" in spec:
-        return build_model({"class": spec["class"], "init": dict(spec.get("init") or {})})
-    raise TypeError(
-        f"{what} must be a registry name such as 'unet.tiny' or a dict "
-        f"{{'class': ..., 'init': {{...}}}}, got {spec!r}"
-    )
-
-
-class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
+class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
     """GAN inpainting with manual optimisation (``automatic_optimization = False``).
 
     Args:
-        generator: registry name (``inpaintlab.models.create_generator``) or ``{"class", "init"}`` dict.
-        discriminator: registry name (``create_discriminator``) or ``{"class", "init"}`` dict.
+        generator: architecture spec of G: a generator preset of ``inpaintlab.models.PRESETS`` (e.g.
+            ``"unet.prefill"``) or ``{"preset": ..., "args": {...}}``.
+        discriminator: architecture spec of D (e.g. ``"patch.70"``; ``in_channels: 4`` sees the mask).
         losses: loss weights (``LossWeights`` or its fields as a dict); default ``LossWeights()``.
         g_lr, d_lr: Adam learning rates of G and D (two-time-scale update rule).
         betas, weight_decay: Adam settings shared by both optimizers.
@@ -79,7 +73,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         accumulate_grad_batches: batches whose gradients are summed before each update (needs d_steps=1).
         diff_augment: DiffAugment policy for the discriminator's inputs, e.g. ``"color,translation,cutout"``.
         diff_augment_p: probability of each DiffAugment primitive per sample.
-        ema_decay: decay of the generator's EMA copy (None: no EMA; validation uses G itself).
+        ema_decay: decay of the generator's EMA copy (None: no EMA; validation uses G itself), warmed up
+            as in timm's ``ModelEmaV3``: generator update ``n`` uses ``min(ema_decay, (1 + n) / (10 + n))``.
         scheduler: ``"cosine"`` or ``"plateau"`` (on the checkpoint metric) or None; stepped by hand.
         scheduler_kwargs: extra arguments of the scheduler (see ``inpaintlab.training.schedulers``).
         init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming).
@@ -94,14 +89,16 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         mask_kind, style: recorded in checkpoints for the hub (mask_kind defaults to the data module's
             mask sampler's kind; the image size is the data module's, or that of the training batches).
         channels_last: use channels-last memory format (faster convolutions on recent GPUs).
-        compile_models: ``torch.compile`` G and D for training.
+        compile_models: compile G and D for training (``nn.Module.compile``: in place, so state dict
+            keys, deep copies and pickling are those of the plain modules; the EMA copy runs eagerly).
+        compile_backend: ``torch.compile`` backend (``"inductor"``; ``"eager"`` checks the graphs only).
         augment_seed: seed of DiffAugment's random draws (mixed with the rank and a call counter).
     """
 
     def __init__(
         self,
-        generator: ModelSpec = "unet.tiny",
-        discriminator: ModelSpec = "patch.tiny",
+        generator: ArchSpec = "unet.tiny",
+        discriminator: ArchSpec = "patch.tiny",
         losses: LossWeights | None = None,
         g_lr: float = 1e-4,
         d_lr: float = 4e-4,
@@ -130,6 +127,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         style: str | None = None,
         channels_last: bool = False,
         compile_models: bool = False,
+        compile_backend: str = "inductor",
         augment_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -160,28 +158,20 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         self.hparams["losses"] = dataclasses.asdict(self.loss_weights)
         self.automatic_optimization = False
 
-        self.generator = build_from_spec(generator, create_generator, "generator")
-        self.discriminator = build_from_spec(discriminator, create_discriminator, "discriminator")
+        self.generator = build_model(generator, role="generator")
+        self.discriminator = build_model(discriminator, role="discriminator")
         self.generator_ema = create_ema(self.generator) if ema_decay is not None else None
         self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
         self.feature_losses = FeatureLosses(self.loss_weights, feature_network)
         self.val_metrics = HoleMetrics()
         self._fid_feature_extractor = fid_feature_extractor
-        self.fid = None  # built in setup(), when FID is on
-        self.guard = NonFiniteGuard(max_nonfinite_steps)
-        self.generator_steps = 0
-        self.discriminator_steps = 0
-        self.augment_calls = 0
         self.trained_image_size: int | None = None  # side of the training batches, for the hub
-        self.recipe: dict[str, str] = {}  # set by the CLI: the config file and data folder of this run
         self._weights_restored = False
         self._compiled = False
-        self._init_validation_state()
+        self._init_steps()
+        self._init_evaluation()
 
-    @staticmethod
-    def checkpoint_monitor(init_args: dict[str, Any]) -> tuple[str, str]:
-        """What ``checkpoint.monitor: auto`` resolves to: val/fid (min) with FID on, else val/psnr_hole (max)."""
-        return ("val/fid", "min") if init_args.get("fid_every_n_epochs", 1) else ("val/psnr_hole", "max")
+    checkpoint_monitor_without_fid = ("val/psnr_hole", "max")
 
     # ------------------------------------------------------------------ properties
     @property
@@ -201,29 +191,22 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str) -> None:
-        self.allow_separate_backwards()
-        strategy = self.trainer.strategy
-        has_batchnorm = any(
-            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.discriminator.modules()
-        )
-        if has_batchnorm and self.trainer.world_size > 1 and strategy.root_device.type != "cpu":
-            # Each rank's BatchNorm would see only its share of the real (or fake) batch: SyncBatchNorm
-            # normalises with the statistics of the global batch, as one process would. (The default
-            # discriminator norms, instance and spectral, keep no batch state at all; torch has no CPU
-            # SyncBatchNorm, so gloo runs keep per-rank statistics.)
-            self.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminator)
+        device = self.trainer.strategy.root_device.type
+        self.discriminator = sync_batchnorm(self.discriminator, self.trainer.world_size, device)
         if self.hparams.channels_last:
             for model in (self.generator, self.generator_ema, self.discriminator):
                 if model is not None:
                     model.to(memory_format=torch.channels_last)
         if self.hparams.compile_models and stage == "fit" and not self._compiled:
-            # training calls G.predict (which runs G._predict), not G.__call__: compile that method
-            self.generator._predict = torch.compile(self.generator._predict)
-            self.discriminator.compile()
+            # in place, on the submodules: training calls G(image, mask, raw=True) and D(x) through
+            # __call__; copies and pickles of the modules drop the compiled call and run eagerly
+            self.generator.compile(backend=self.hparams.compile_backend)
+            self.discriminator.compile(backend=self.hparams.compile_backend)
             self._compiled = True
-        self._setup_validation()
+        self._setup_fid()
 
     def on_fit_start(self) -> None:
+        self.check_separate_backwards()
         init_from = self.hparams.init_from
         if init_from and self.trainer.ckpt_path is None and not self._weights_restored:
             self.load_init_weights(init_from)
@@ -235,8 +218,8 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             self.generator.load_state_dict(weights.generator)
         except RuntimeError as err:
             raise ValueError(
-                f"init_from={path!r}: its generator weights do not fit {type(self.generator).__name__}"
-                f"({self.generator.init_args}); use the same model.generator as the run that wrote it. {err}"
+                f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
+                f"use the same model.generator as the run that wrote it. {err}"
             ) from None
         if self.generator_ema is not None:
             self.generator_ema.load_state_dict(self.generator.state_dict())
@@ -245,7 +228,7 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
                 self.discriminator.load_state_dict(weights.discriminator)
             except RuntimeError:
                 log.warning("init_from=%s: discriminator weights do not fit; D starts from scratch", path)
-        log.info("InpaintGAN: initialised from %s (%s generator weights)", path, weights.source)
+        log.info("InpaintModule: initialised from %s (%s generator weights)", path, weights.source)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -268,21 +251,21 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         return [opt_g, opt_d], schedulers
 
     # ------------------------------------------------------------------ training
-    def _disc_input(self, images: Tensor, mask: Tensor) -> Tensor:
+    def _disc_inputs(self, mask: Tensor, *images: Tensor) -> tuple[Tensor, ...]:
+        """The discriminator's inputs: each image (with the mask as a 4th channel for a 4-channel D),
+        DiffAugmented with one draw, so geometric ops move the mask channel with the picture."""
         if getattr(self.discriminator, "in_channels", 3) == 4:
-            return torch.cat([images, mask.to(images.dtype)], dim=1)
-        return images
-
-    def _augmented(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+            images = tuple(torch.cat([x, mask.to(x.dtype)], dim=1) for x in images)
         if self.augment is None:
-            return real, fake
-        return self.augment(real, fake, generator=self._augment_generator())
+            return images
+        out = self.augment(*images, generator=self._augment_generator())
+        return out if isinstance(out, tuple) else (out,)
 
     def discriminator_loss(self, image: Tensor, fake: Tensor, mask: Tensor) -> Tensor:
         """D's loss on the real ``image`` and the (detached) composited ``fake``, both augmented alike."""
-        real_in, fake_in = self._augmented(image, fake.detach())
-        real_logits = self.discriminator(self._disc_input(real_in, mask))
-        fake_logits = self.discriminator(self._disc_input(fake_in, mask))
+        real_in, fake_in = self._disc_inputs(mask, image, fake.detach())
+        real_logits = self.discriminator(real_in)
+        fake_logits = self.discriminator(fake_in)
         return discriminator_loss(real_logits, fake_logits, kind=self.loss_weights.adversarial_kind)
 
     def generator_losses(self, image: Tensor, mask: Tensor, pred: Tensor, fake: Tensor) -> dict[str, Tensor]:
@@ -291,16 +274,14 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         terms = {"rec": w.reconstruction * reconstruction_loss(w, pred, image, mask)}
         if not self.in_warmup:
             if w.adversarial > 0:
-                real_in, fake_in = self._augmented(image, fake)
+                real_in, fake_in = self._disc_inputs(mask, image, fake)
                 want_features = w.feature_matching > 0
-                fake_out = self.discriminator(self._disc_input(fake_in, mask), return_features=want_features)
+                fake_out = self.discriminator(fake_in, return_features=want_features)
                 fake_logits = fake_out[0] if want_features else fake_out
                 terms["adv"] = w.adversarial * generator_loss(fake_logits, kind=w.adversarial_kind)
                 if want_features:
                     with torch.no_grad():
-                        _, real_features = self.discriminator(
-                            self._disc_input(real_in, mask), return_features=True
-                        )
+                        _, real_features = self.discriminator(real_in, return_features=True)
                     terms["fm"] = w.feature_matching * feature_matching_loss(real_features, fake_out[1])
             terms.update(self.feature_losses(fake, image, mask))
         terms["total"] = torch.stack([t.float() for t in terms.values()]).sum()
@@ -311,20 +292,19 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
         if self.hparams.channels_last:
             image, mask = (t.contiguous(memory_format=torch.channels_last) for t in (image, mask))
         opt_g, opt_d = self.optimizers()
-        accumulate = self.hparams.accumulate_grad_batches
-        should_step = (batch_idx + 1) % accumulate == 0 or self.trainer.is_last_batch
+        should_step = not self._accumulating(batch_idx)
         n = image.shape[0]
         if image.shape[-1] == image.shape[-2]:
             self.trained_image_size = int(image.shape[-1])
 
-        pred = self.generator.predict(image, mask)
+        pred = self.generator(image, mask, raw=True)  # predict() through __call__ (compiled when asked)
         fake = composite(pred, image, mask)
 
         if self.discriminator_trains:
             for _ in range(self.hparams.d_steps):
                 with self.toggled_optimizer(opt_d):
                     d_loss = self.discriminator_loss(image, fake, mask)
-                    if self._backward_and_step(opt_d, d_loss, "discriminator", should_step):
+                    if self._backward_and_step(opt_d, d_loss, "discriminator", should_step, counted=False):
                         self.discriminator_steps += 1
                 self.log("train/d_loss", d_loss.detach(), prog_bar=True, batch_size=n)
 
@@ -332,8 +312,9 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             terms = self.generator_losses(image, mask, pred, fake)
             if self._backward_and_step(opt_g, terms["total"], "generator", should_step):
                 self.generator_steps += 1
-                if self.generator_ema is not None:
-                    ema_update_(self.generator_ema, self.generator, self.hparams.ema_decay)
+                if self.generator_ema is not None:  # warmed up: update n uses min(decay, (1+n)/(10+n))
+                    decay = warmed_up_decay(self.hparams.ema_decay, self.generator_steps - 1)
+                    ema_update_(self.generator_ema, self.generator, decay)
         self.log("train/g_loss", terms.pop("total").detach(), prog_bar=True, batch_size=n)
         self.log_dict({f"train/g_{k}": v.detach() for k, v in terms.items()}, batch_size=n)
         self.log("train/warmup", float(self.in_warmup), batch_size=n)
@@ -349,13 +330,69 @@ class InpaintGAN(ValidationMixin, ManualStepMixin, L.LightningModule):
             return []
         return list(schedulers) if isinstance(schedulers, list) else [schedulers]
 
-    # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.write_checkpoint_info(
-            checkpoint, "generator_arch", self.generator, image_size=self.checkpoint_image_size(),
-            mask_kind=self.checkpoint_mask_kind(), style=self.hparams.style,
-        )  # fmt: skip
+    # ------------------------------------------------------------------ validation, test, predict
+    @torch.no_grad()
+    def _evaluate_batch(self, batch: dict[str, Any], prefix: str) -> None:
+        image, mask = batch["image"], batch["mask"]
+        pred = self.inference_generator.predict(image, mask)
+        output = composite(pred, image, mask)
+        kinds = batch.get("kind")
+        if kinds is not None and any(k not in self.val_metrics.kinds for k in kinds):
+            kinds = None  # a kind the metric does not track: count these images only in the overall values
+        self.val_metrics.update(output, image, mask, kinds)
+        rec = reconstruction_loss(self.loss_weights, pred, image, mask)
+        self.log(f"{prefix}/loss_rec", rec, sync_dist=True, batch_size=image.shape[0])
+        self.update_fid(image, output)
+        self.keep_grid((torch.where(mask > 0.5, torch.zeros_like(image), image), output, image), mask)
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.read_checkpoint_info(checkpoint)
-        self._weights_restored = True
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate_batch(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate_batch(batch, "test")
+
+    @torch.no_grad()
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Inpainted images (N,3,H,W) from the EMA generator (known pixels copied from the input)."""
+        return self.inference_generator(batch["image"], batch["mask"])
+
+    def _finish(self, prefix: str) -> dict[str, float]:
+        values = {} if self.trainer.sanity_checking else {k: float(v) for k, v in self.val_metrics.compute().items()}
+        self.val_metrics.reset()
+        return self.finish_epoch(prefix, values)
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = self._finish("val")
+        if metrics and self.trainer.state.fn == "fit" and self.hparams.scheduler == "plateau":
+            fresh = self._fid_epoch if self.fid_enabled else True  # a repeated FID is no new evidence
+            value = metrics.get(self.monitor.split("/", 1)[1])
+            if fresh and value is not None and math.isfinite(value):
+                for scheduler in self._schedulers():
+                    step_scheduler(scheduler, value)
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test")
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_image_size(self) -> int | None:
+        """The training resolution recorded for the hub: the data module's, else that of the training
+        batches, else the generator's own (a context encoder's)."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        size = getattr(datamodule, "image_size", None) or self.trained_image_size
+        size = size or getattr(self.generator, "native_resolution", None)
+        return int(size) if size else None
+
+    def checkpoint_mask_kind(self) -> str | None:
+        """The training mask kind recorded for the hub: hparam, else the data module's sampler's kind."""
+        if self.hparams.mask_kind:
+            return self.hparams.mask_kind
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        kind = getattr(getattr(datamodule, "masks", None), "kind", None)
+        return kind if isinstance(kind, str) and kind != "unknown" else None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        write_checkpoint_info(
+            checkpoint, task="inpaint", model=self.generator, image_size=self.checkpoint_image_size(),
+            mask_kind=self.checkpoint_mask_kind(), style=self.hparams.style, metrics=self.last_val_metrics,
+            recipe=self.recipe, counters=self.training_counters(),
+        )  # fmt: skip

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaintlab.augment import POLICIES, DiffAugment, diff_augment
+from inpaintlab.training.diffaugment import POLICIES, DiffAugment, diff_augment
 
 # --- the paper's reference implementation (mit-han-lab/data-efficient-gans, DiffAugment_pytorch.py),
 # copied verbatim except that every draw takes an explicit generator ---------------------------------
@@ -224,3 +224,21 @@ def test_gpu_matches_cpu_with_cpu_generator():
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5)
     gpu.sum().backward()
     assert xg.grad.abs().sum() > 0
+
+
+def test_colour_ops_leave_extra_channels_alone_and_geometric_ops_move_them():
+    g = torch.Generator().manual_seed(0)
+    image, mask = torch.rand(4, 3, 16, 16, generator=g), (torch.rand(4, 1, 16, 16, generator=g) > 0.5).float()
+    both = torch.cat([image, mask], 1)
+    colour = DiffAugment("color")
+    out = colour(both, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(out[:, 3:], mask)
+    torch.testing.assert_close(out[:, :3], colour(image, generator=torch.Generator().manual_seed(1)))
+    shift = DiffAugment("translation")
+    out = shift(both, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(out[:, 3:], shift.apply(mask, shift.last_params))
+    torch.testing.assert_close(out[:, :3], shift.apply(image, shift.last_params))
+    everything = DiffAugment("color", color_channels=None)(both, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(everything[:, 3:], mask)
+    with pytest.raises(ValueError, match="color_channels"):
+        DiffAugment("color", color_channels=0)

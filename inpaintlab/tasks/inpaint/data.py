@@ -14,6 +14,7 @@ drawn from ``torch.Generator().manual_seed(mix_seed("val-mask", seed, i))``.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from torch.utils.data import DataLoader
 from inpaintlab.data.folder_dataset import TrainImageDataset, ValImageDataset
 from inpaintlab.data.gpu_store import DeviceImageStore, IndexDataset, index_collate, is_index_batch
 from inpaintlab.data.image_io import drop_unreadable, list_image_files
-from inpaintlab.data.seeding import EpochSeededSampler, mix_seed
+from inpaintlab.data.seeding import EpochSeededSampler, eval_sampler, mix_seed
+from inpaintlab.data.synthetic import write_image_folder
 from inpaintlab.data.transforms import Augmentation
 from inpaintlab.masks import BlockMasks
 from inpaintlab.masks.base import MaskSampler
@@ -61,6 +63,9 @@ class InpaintDataModule(L.LightningDataModule):
         gpu_cache: decode everything once and build batches on the training device.
         seed: seed of the split, the training order, augmentation and every mask.
         limit_train, limit_val: use only the first K files (smoke runs).
+        synthetic: instead of folders, this many generated training pictures (smooth gradients with soft
+            blobs, :mod:`inpaintlab.data.synthetic`) and a quarter as many validation pictures (at least
+            2), written to a temporary folder at set-up: a smoke run needs no data and works from anywhere.
 
     Batches: ``{"image": (N,3,S,S) float [0,1], "mask": (N,1,S,S) float {0,1}, "kind": list[str]}``.
     """
@@ -87,8 +92,26 @@ class InpaintDataModule(L.LightningDataModule):
         seed: int = 0,
         limit_train: int | None = None,
         limit_val: int | None = None,
+        synthetic: int | None = None,
     ) -> None:
         super().__init__()
+        if synthetic is not None:
+            if isinstance(synthetic, bool) or not isinstance(synthetic, int) or synthetic < 1:
+                raise ValueError(f"synthetic must be a number of pictures >= 1 or None, got {synthetic!r}")
+            if image_dir is not None or train_dir is not None or val_dir is not None:
+                raise ValueError(
+                    f"pass either synthetic={synthetic} (generated pictures) or image folders, not both; got "
+                    f"image_dir={image_dir!r}, train_dir={train_dir!r}, val_dir={val_dir!r} (on the command "
+                    "line add --data.synthetic null to use folders with a synthetic recipe)"
+                )
+            if not isinstance(image_size, int) or image_size < 8:
+                raise ValueError(f"image_size must be an int >= 8 for synthetic pictures, got {image_size!r}")
+            # removed when this data module is garbage-collected or the process ends
+            self._synthetic_dir = tempfile.TemporaryDirectory(prefix="inpaintlab-synthetic-")
+            root = Path(self._synthetic_dir.name)
+            train_dir, val_dir = str(root / "train"), str(root / "val")
+            write_image_folder(train_dir, synthetic, image_size, seed=seed)
+            write_image_folder(val_dir, max(2, synthetic // 4), image_size, seed=seed + 1)
         if image_dir is not None and (train_dir is not None or val_dir is not None):
             raise ValueError(
                 f"pass either image_dir (split by val_fraction) or train_dir/val_dir, not both; got "
@@ -241,23 +264,26 @@ class InpaintDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader | list:
-        """Validation batches in file order (an empty list when there are no validation images)."""
+        """Validation batches in file order (an empty list when there are no validation images); under DDP
+        each rank takes every world-size-th image, none twice (:func:`~inpaintlab.data.seeding.eval_sampler`)."""
         if self.val_files is None:
             self.setup("validate")
         if not self.val_files:
             return []
+        trainer = self.trainer
         if self.gpu_cache:
+            dataset = IndexDataset(len(self.val_files))
             return DataLoader(
-                IndexDataset(len(self.val_files)),
+                dataset,
                 self.val_batch_size,
-                shuffle=False,
+                sampler=eval_sampler(dataset, trainer),
                 collate_fn=index_collate("val"),
                 **self._workers(),
             )
         return DataLoader(
             self.val_dataset,
             self.val_batch_size,
-            shuffle=False,
+            sampler=eval_sampler(self.val_dataset, trainer),
             pin_memory=self._pin_memory(),
             **self._workers(),
         )
