@@ -43,7 +43,7 @@ class BodyLimit:
 
     def _too_large(self, size: str) -> str:
         return (
-            f"the upload is {size}, more than this server's limit of {self.max_bytes / 1e6:.1f} MB; send a "
+            f"the upload is {size}, more than this server's limit of {_size(self.max_bytes)}; send a "
             "smaller picture or start the server with a larger --max-upload-mb"
         )
 
@@ -57,7 +57,7 @@ class BodyLimit:
             except ValueError:
                 return await send_json(send, 400, f"Content-Length {length.decode(errors='replace')!r} is not a number")
             if size > self.max_bytes:
-                return await send_json(send, 413, self._too_large(f"{size / 1e6:.1f} MB"))
+                return await send_json(send, 413, self._too_large(_size(size)))
             return await self.app(scope, receive, send)
         # no Content-Length (chunked): buffer up to the limit, then hand the body on in one piece
         chunks, total, more = [], 0, True
@@ -69,7 +69,7 @@ class BodyLimit:
             total += len(chunks[-1])
             more = message.get("more_body", False)
             if total > self.max_bytes:
-                return await send_json(send, 413, self._too_large(f"over {self.max_bytes / 1e6:.1f} MB"))
+                return await send_json(send, 413, self._too_large(f"over {_size(self.max_bytes)}"))
         body, sent = b"".join(chunks), False
 
         async def replay():
@@ -80,6 +80,10 @@ class BodyLimit:
             return await receive()
 
         return await self.app(scope, replay, send)
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 100_000 else f"{nbytes / 1e3:.1f} kB"
 
 
 def decode_picture(data: bytes, field: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

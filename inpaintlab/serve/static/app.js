@@ -212,6 +212,7 @@ function endStroke(event) {
   state.drawing = null;
   delete stroke.id;
   commit(stroke);
+  clearError();  // after the stroke: the layout must not move under the pointer while painting
 }
 ui.mask.addEventListener("pointerup", endStroke);
 ui.mask.addEventListener("pointercancel", endStroke);
