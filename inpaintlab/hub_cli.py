@@ -142,6 +142,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format is not None:
         return cmd_export_graph(args)
+    if args.dynamic or args.output or args.size:
+        raise ValueError("--dynamic, --output and --size go with --format onnx|torchscript")
     from inpaintlab.hub import export_checkpoint
 
     result = export_checkpoint(

@@ -13,12 +13,12 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'inpaintlab[serve]')")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from inpaintlab import hub_cli, load  # noqa: E402
-from inpaintlab.serve import create_app  # noqa: E402
-from inpaintlab.serve.app import STATIC, registry_models  # noqa: E402
-from inpaintlab.serve.pool import ModelPool  # noqa: E402
+from inpaintlab import hub_cli, load
+from inpaintlab.serve import create_app
+from inpaintlab.serve.app import STATIC, registry_models
+from inpaintlab.serve.pool import ModelPool
 
 H, W = 80, 96
 

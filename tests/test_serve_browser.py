@@ -23,7 +23,7 @@ from PIL import Image
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'inpaintlab[serve]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
-from inpaintlab.serve import create_app  # noqa: E402
+from inpaintlab.serve import create_app
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [  # this network is closed: no background connections, no GPU, root needs --no-sandbox

@@ -184,10 +184,10 @@ def _check(graph, format: str, path: Path, sizes: list[tuple[int, int]], result:
 
 __all__ = [
     "DEFAULT_MAX_SIDE",
-    "ExportResult",
     "FORMATS",
-    "InpaintGraph",
     "TOLERANCE",
+    "ExportResult",
+    "InpaintGraph",
     "export_model",
     "exportable_prefill",
     "fixed_depth_pyramid_fill",

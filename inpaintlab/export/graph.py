@@ -13,8 +13,9 @@ resolution (the hole zeroed, a (-1,1) model's range converted, known pixels copi
 image pyramid down to 1x1, so its depth depends on the input size: a trace would freeze the depth of
 the size it was traced at. :func:`fixed_depth_pyramid_fill` computes the same fill with a fixed
 number of levels (enough for ``max_side``; below that size the extra levels are 1x1 and change
-nothing but float rounding, ~1e-7) and with ceil-mode average pooling written as zero padding and an
-explicit pixel count, whose semantics every runtime shares. :func:`exportable_prefill` puts it in
+nothing but float rounding, ~1e-7), with ceil-mode average pooling written as zero padding and an
+explicit pixel count, whose semantics every runtime shares, and with each Jacobi sweep as one
+depthwise convolution (a graph a third the size). :func:`exportable_prefill` puts it in
 place of ``pyramid_fill`` in every ``inpaintlab.models`` module while a model is traced, so any
 generator that calls ``pyramid_fill`` (directly, or through ``PyramidFill``) exports with the prefill
 as plain graph operations, at any input size up to ``max_side``.
@@ -81,12 +82,17 @@ def fixed_depth_pyramid_fill(
         ones = torch.ones_like(w_sum)
     c, w = pyramid[-1]
     fill = torch.where(w > 0, c / w.clamp_min(1e-12), torch.full_like(c, empty_value))
+    # the 4-neighbour mean as one depthwise 3x3 convolution (2 graph operations instead of 9)
+    channels = int(image.shape[1])
+    cross = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], dtype=image.dtype)
+    kernel = cross.to(image.device).expand(channels, 1, 3, 3)
     for c, w in reversed(pyramid[:-1]):
         own = c / w.clamp_min(1e-12)
         fill = F.interpolate(fill, size=c.shape[-2:], mode="bilinear", align_corners=False)
-        fill = w * own + (1 - w) * fill
+        keep, rest = w * own, 1 - w  # the same at every sweep of this level
+        fill = keep + rest * fill
         for _ in range(smooth_iters):
-            fill = w * own + (1 - w) * _prefill._neighbour_mean(fill)
+            fill = keep + rest * F.conv2d(F.pad(fill, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
     return torch.where(hole, fill, image)
 
 
