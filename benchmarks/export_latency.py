@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--models", nargs="+", default=None, help="a subset of: monet-blocks unet.prefill")
+    parser.add_argument("--kinds", nargs="+", default=["static", "dynamic"], choices=["static", "dynamic"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/export_latency"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -85,6 +87,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for label, source in sources(folder).items():
+            if args.models and not any(label.startswith(m) for m in args.models):
+                continue
             inpainter = load(source, device="cpu")
             graph = InpaintGraph(inpainter.model.eval(), inpainter.value_range).eval()
 
@@ -94,7 +98,7 @@ def main() -> None:
 
             rows.append({"model": label, "runtime": "PyTorch (eager)", "export": "-"})
             runners[len(rows) - 1] = eager
-            for dynamic in (False, True):
+            for dynamic in [kind == "dynamic" for kind in args.kinds]:
                 kind = "dynamic" if dynamic else f"static {args.size}x{args.size}"
                 for fmt in ("torchscript", "onnx"):
                     result = export_model(
