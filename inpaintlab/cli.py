@@ -37,13 +37,13 @@ log = logging.getLogger(__name__)
 _JSONARGPARSE_VERSION = tuple(int(p) for p in version("jsonargparse").split(".")[:2] if p.isdigit())
 
 TRAINING_COMMANDS = ("fit", "validate", "test", "predict")
-HUB_COMMANDS = ("models", "download", "export", "inpaint", "stylize")
+HUB_COMMANDS = ("models", "download", "export", "inpaint", "stylize", "serve")
 AUTO_MONITOR = "auto"
 CONFIG_FILENAME = "config.yaml"
 
 DESCRIPTION = (
     "inpaintlab: GAN image inpainting. Training: fit | validate | test | predict (LightningCLI; "
-    "`inpaintlab fit --help`). Pretrained models: models | download | export | inpaint | stylize "
+    "`inpaintlab fit --help`). Pretrained models: models | download | export | inpaint | stylize | serve "
     "(`inpaintlab models --help`)."
 )
 

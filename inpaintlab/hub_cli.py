@@ -9,6 +9,8 @@ missing file, bad checksum, offline) print one line to stderr and return 1, neve
     inpaintlab export runs/x/last.ckpt --name monet-blocks --out hub
     inpaintlab inpaint --model monet-blocks --image in.jpg --mask mask.png --output out.png [--dilate 4]
     inpaintlab inpaint --model auto --image photos/ --mask masks/ --output filled/
+    inpaintlab export monet-blocks --format onnx --dynamic     # ONNX / TorchScript (inpaintlab.export)
+    inpaintlab serve --port 8080 --model auto                  # the brush page + REST API (inpaintlab.serve)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-COMMANDS = ("models", "download", "export", "inpaint")
+COMMANDS = ("models", "download", "export", "inpaint", "stylize", "serve")
 
 
 def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
@@ -31,8 +33,12 @@ def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
     download = sub.add_parser("download", help="fetch checkpoints into the cache")
     download.add_argument("names", nargs="+", metavar="NAME", help="registry names, or 'all'")
 
-    export = sub.add_parser("export", help="turn a training .ckpt into a safetensors file + registry entry")
-    export.add_argument("ckpt", type=Path, metavar="RUN.ckpt")
+    export = sub.add_parser(
+        "export",
+        help="turn a training .ckpt into a safetensors file + registry entry; with --format, write a model "
+        "(registry name or file) as ONNX or TorchScript",
+    )
+    export.add_argument("ckpt", type=Path, metavar="RUN.ckpt|NAME|FILE")
     export.add_argument("--name", help="registry name (default: the checkpoint's file stem)")
     export.add_argument("--out", type=Path, default=Path("hub"), help="output folder (default: hub)")
     export.add_argument("--url", action="append", dest="urls", help="download URL (repeatable)")
@@ -40,6 +46,7 @@ def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
     export.add_argument("--license")
     export.add_argument("--recipe", help="training config path")
     export.add_argument("--data", help="training data")
+    add_graph_export_arguments(export)
 
     inpaint = sub.add_parser("inpaint", help="inpaint a picture or a folder of pictures")
     inpaint.add_argument("--model", required=True, help="registry name, 'auto', or a .safetensors/.ckpt file")
@@ -57,7 +64,26 @@ def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
     stylize.add_argument("--output", required=True, type=Path, help="output picture or folder")
     stylize.add_argument("--limit", type=int, default=None, help="at most this many pictures of a folder")
     stylize.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    serve = sub.add_parser("serve", help="start the local brush page and REST API (needs inpaintlab[serve])")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    serve.add_argument("--model", default="auto", help="default model: a registry name or 'auto' (default)")
+    serve.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    serve.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload in MB (default: 50)")
+    serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest picture (default: 50)")
     return parser
+
+
+def add_graph_export_arguments(export: argparse.ArgumentParser) -> None:
+    """``export --format onnx|torchscript [--dynamic]``: see :mod:`inpaintlab.export`."""
+    export.add_argument(
+        "--format", choices=("onnx", "torchscript"), default=None,
+        help="write the model as ONNX or TorchScript instead (composited fill, prefill in the graph)",
+    )  # fmt: skip
+    export.add_argument("--dynamic", action="store_true", help="with --format: any batch size, height and width")
+    export.add_argument("-o", "--output", type=Path, help="with --format: the file (default: NAME.onnx / NAME.pt)")
+    export.add_argument("--size", type=int, help="with --format, without --dynamic: the input size (default: native)")
+    export.add_argument("--force", action="store_true", help="with --format: replace an existing --output file")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,12 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     handler = {
         "models": cmd_models, "download": cmd_download, "export": cmd_export, "inpaint": cmd_inpaint,
-        "stylize": cmd_stylize,
+        "stylize": cmd_stylize, "serve": cmd_serve,
     }  # fmt: skip
     try:
         return handler[args.command](args)
     except KeyError as err:  # unknown names: the message lists the known ones
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+    except ImportError as err:  # an optional extra (serve, export) is not installed
+        print(f"error: {err}", file=sys.stderr)
     except (ValueError, OSError, RuntimeError) as err:  # checksum, offline, download, bad file
         print(f"error: {err}", file=sys.stderr)
     return 1
@@ -112,6 +140,10 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format is not None:
+        return cmd_export_graph(args)
+    if args.dynamic or args.output or args.size:
+        raise ValueError("--dynamic, --output and --size go with --format onnx|torchscript")
     from inpaintlab.hub import export_checkpoint
 
     result = export_checkpoint(
@@ -128,6 +160,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {result.snippet_path}; add it under 'checkpoints:' in checkpoints.yaml:\n")
     print(result.snippet, end="")
     return 0
+
+
+def cmd_export_graph(args: argparse.Namespace) -> int:
+    """``export NAME|FILE --format onnx|torchscript``: the model as one file, checked against PyTorch."""
+    from inpaintlab.export import TOLERANCE, export_model
+
+    result = export_model(
+        str(args.ckpt), args.output, args.format, dynamic=args.dynamic, size=args.size, overwrite=args.force
+    )
+    print(result.summary() + f" (tolerance {TOLERANCE:g})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from inpaintlab.serve.server import serve
+
+    return serve(args.host, args.port, args.model, args.device, args.max_upload_mb, args.max_megapixels)
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:

@@ -1,0 +1,137 @@
+"""Writing and running an :class:`~inpaintlab.export.graph.InpaintGraph` as ONNX or TorchScript.
+
+Both formats trace the graph once on an example picture (``torch.onnx.export(dynamo=False)``, the
+TorchScript-based exporter, and ``torch.jit.trace``). A trace records shape arithmetic as graph
+operations, so with ``dynamic`` the file takes any (N, H, W); what a trace cannot record is a Python
+branch on a size, so dynamic graphs are traced at an odd size (every "pad to a multiple" branch then
+takes its padding path, whose amount is recorded and is 0 where no padding is needed).
+
+Files are written to a temporary file in the target folder, fsync'd and renamed into place: a failed
+export never leaves a half-written file, and an existing file is only replaced on request.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+ONNX_OPSET = 17
+INPUT_NAMES = ("image", "mask")
+OUTPUT_NAME = "output"
+
+
+def _trace_quietly(fn: Callable[[], object]) -> object:
+    """Run a trace with the tracer's warnings about Python branches on sizes silenced (expected here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        with torch.no_grad():
+            return fn()
+
+
+def write_onnx(graph: nn.Module, example: tuple[Tensor, Tensor], path: Path, dynamic: bool) -> None:
+    """Write ``graph`` traced on ``example`` as an ONNX file (opset 17, inputs ``image``, ``mask``)."""
+    axes = {0: "batch", 2: "height", 3: "width"}
+    dynamic_axes = {name: axes for name in (*INPUT_NAMES, OUTPUT_NAME)} if dynamic else None
+    _trace_quietly(
+        lambda: torch.onnx.export(
+            graph,
+            example,
+            str(path),
+            dynamo=False,
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic_axes,
+            opset_version=ONNX_OPSET,
+            do_constant_folding=True,
+        )
+    )
+
+
+def write_torchscript(graph: nn.Module, example: tuple[Tensor, Tensor], path: Path, dynamic: bool) -> None:
+    """Write ``graph`` traced on ``example`` as a TorchScript file (``torch.jit.load`` reads it).
+
+    A trace takes any size either way; ``dynamic`` only decides the example size (see the module doc).
+    """
+    traced = _trace_quietly(lambda: torch.jit.trace(graph, example, check_trace=False))
+    traced.save(str(path))
+
+
+def run_onnx(path: str | os.PathLike, image: Tensor, mask: Tensor, threads: int | None = None) -> Tensor:
+    """Run an exported ONNX file in onnxruntime (CPU) on one batch; returns the output as a tensor."""
+    session = onnx_session(path, threads)
+    out = session.run([OUTPUT_NAME], {"image": image.numpy(), "mask": mask.numpy()})[0]
+    return torch.from_numpy(np.asarray(out))
+
+
+def onnx_session(path: str | os.PathLike, threads: int | None = None):
+    """An onnxruntime CPU session for an exported file (``threads`` intra-op threads; None = all)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ImportError(
+            "running an ONNX file needs onnxruntime: pip install 'inpaintlab[export]'"
+        ) from None
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_torchscript(path: str | os.PathLike, image: Tensor, mask: Tensor) -> Tensor:
+    """Run an exported TorchScript file on one batch (CPU)."""
+    module = torch.jit.load(str(path), map_location="cpu")
+    with torch.no_grad():
+        return module(image, mask)
+
+
+WRITERS: dict[str, Callable[[nn.Module, tuple[Tensor, Tensor], Path, bool], None]] = {
+    "onnx": write_onnx,
+    "torchscript": write_torchscript,
+}
+RUNNERS: dict[str, Callable[[str | os.PathLike, Tensor, Tensor], Tensor]] = {
+    "onnx": run_onnx,
+    "torchscript": run_torchscript,
+}
+SUFFIXES: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt"}
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], overwrite: bool = False) -> int:
+    """``write(tmp)`` into a temporary file beside ``path``, fsync it, rename it to ``path``; returns its bytes.
+
+    Raises ``FileExistsError`` when ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another --output or pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        size = tmp.stat().st_size
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:  # persist the rename (not possible on every platform)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError:
+        pass
+    return size

@@ -1,0 +1,185 @@
+"""ONNX / TorchScript export: the file computes what load(NAME) computes, at any size with --dynamic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO_ROOT
+from PIL import Image
+
+from inpaintlab import hub_cli, load
+from inpaintlab.export import TOLERANCE, export_model, sample_picture
+from inpaintlab.export.formats import RUNNERS
+from inpaintlab.export.graph import (
+    InpaintGraph,
+    exportable_prefill,
+    fixed_depth_pyramid_fill,
+    pyramid_levels,
+)
+from inpaintlab.hub import save_weights
+from inpaintlab.models import GENERATOR_PRESETS, create_generator, prefill, unet
+from inpaintlab.models.prefill import pyramid_fill
+
+NAME = "monet-blocks"  # shipped: 64 px U-Net with the harmonic prefill
+
+
+def monet_picture(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shipped Monet painting at (height, width), float (1,3,H,W), and a mask with two holes."""
+    with Image.open(REPO_ROOT / "examples" / "assets" / "monet.jpg") as im:
+        array = np.asarray(im.convert("RGB").resize((width, height), Image.Resampling.BICUBIC))
+    image = torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float() / 255
+    mask = torch.zeros(1, 1, height, width)
+    mask[..., height // 5 : height // 2, width // 4 : (3 * width) // 5] = 1
+    mask[..., (2 * height) // 3 :, : width // 6] = 1
+    return image, mask
+
+
+def reference(inpainter, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """What load(NAME) computes: its full call where the picture is at the native size (one window,
+    no rescaling), else its model run at the picture's size and composited like the Inpainter does."""
+    if image.shape[-2:] == (inpainter.resolution, inpainter.resolution):
+        return inpainter(image, mask)
+    hole = mask > 0
+    with torch.no_grad():
+        out = inpainter.model(torch.where(hole, torch.zeros_like(image), image), hole.float())
+    return torch.where(hole, out.clamp(0, 1), image)
+
+
+# ---------- the prefill inside the graph ----------
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (17, 9), (64, 64), (65, 67), (100, 37)])
+def test_fixed_depth_prefill_equals_pyramid_fill(size):
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, *size, generator=gen)
+    mask = (torch.rand(2, 1, *size, generator=gen) > 0.6).float()
+    expected = pyramid_fill(image, mask)
+    for levels in (pyramid_levels(max(size)), pyramid_levels(4096)):  # exact depth, and extra 1x1 levels
+        got = fixed_depth_pyramid_fill(image, mask, levels=levels)
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+        assert torch.equal(got[mask.expand_as(got) == 0], image[mask.expand_as(image) == 0])
+
+
+def test_too_few_levels_is_a_different_fill():
+    image, mask = sample_picture(64, 64)
+    assert pyramid_levels(64) == 7 and pyramid_levels(65) == 8 and pyramid_levels(1) == 1
+    coarse = fixed_depth_pyramid_fill(image, mask, levels=3)
+    assert (coarse - pyramid_fill(image, mask)).abs().max() > 1e-3
+
+
+def test_exportable_prefill_patches_every_models_module_and_restores():
+    original = prefill.pyramid_fill
+    generator = create_generator("unet.tiny", prefill="pyramid").eval()
+    image, mask = sample_picture(33, 35)
+    with exportable_prefill(pyramid_levels(4096)) as calls:
+        assert unet.pyramid_fill is not original and prefill.pyramid_fill is not original
+        with torch.no_grad():
+            patched = generator(image, mask)
+    assert calls == [1]
+    assert unet.pyramid_fill is original and prefill.pyramid_fill is original
+    with torch.no_grad():
+        torch.testing.assert_close(patched, generator(image, mask), rtol=0, atol=1e-6)
+    with exportable_prefill(3) as calls, torch.no_grad():
+        create_generator("unet.tiny").eval()(image, mask)  # no prefill: nothing called
+    assert calls == [0]
+
+
+def test_graph_is_the_inpainters_fill_at_the_native_size():
+    inpainter = load(NAME, device="cpu")
+    image, mask = monet_picture(64, 64)
+    with torch.no_grad():
+        got = InpaintGraph(inpainter.model, inpainter.value_range)(image, mask)
+    assert torch.equal(got, inpainter(image, mask))  # bit-identical, known pixels included
+    with pytest.raises(ValueError, match="value_range"):
+        InpaintGraph(inpainter.model, (0, 255))
+
+
+# ---------- the files, against load(NAME) ----------
+
+
+@pytest.mark.slow  # one dynamic export each (~15-30 s on 2 loaded cores)
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_dynamic_export_matches_load_at_two_sizes(tmp_path, capsys, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime", reason="the export extra is not installed")
+    path = tmp_path / f"{NAME}.{fmt}"
+    assert hub_cli.main(["export", NAME, "--format", fmt, "--dynamic", "-o", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert str(path) in printed and "max |" in printed and f"tolerance {TOLERANCE:g}" in printed
+    inpainter = load(NAME, device="cpu")
+    diffs = {}
+    for size in [(64, 64), (96, 80)]:  # the native size (load's own call), and another
+        image, mask = monet_picture(*size)
+        expected = reference(inpainter, image, mask)
+        got = RUNNERS[fmt](path, image, mask)
+        assert got.shape == image.shape
+        diffs[size] = float((got - expected).abs().max())
+        assert torch.equal(got[mask.expand_as(got) == 0], image[mask.expand_as(image) == 0])  # known: exact
+        assert (got - image).abs()[mask.expand_as(got) > 0].mean() > 1e-3  # the hole was filled
+    batch = torch.cat([monet_picture(48, 72)[0]] * 2), torch.cat([monet_picture(48, 72)[1]] * 2)
+    assert RUNNERS[fmt](path, *batch).shape == (2, 3, 48, 72)
+    print(f"{fmt} vs load({NAME!r}): max abs difference {diffs} (tolerance {TOLERANCE:g})")
+    assert max(diffs.values()) <= TOLERANCE, diffs
+
+
+TINY = sorted(n for n in GENERATOR_PRESETS if n.endswith(".tiny")) + ["unet.tiny+prefill"]
+
+
+@pytest.mark.parametrize("preset", TINY)
+def test_every_generator_exports(tmp_path, preset):
+    """Generic over the zoo's generators: each tiny preset exports and passes the export's own check."""
+    pytest.importorskip("onnxruntime", reason="the export extra is not installed")
+    name, _, extra = preset.partition("+")
+    torch.manual_seed(0)
+    generator = create_generator(name, **({"prefill": "pyramid"} if extra == "prefill" else {}))
+    if getattr(generator, "prefill_gate", None) is not None:
+        generator.prefill_gate.data.fill_(0.5)  # an untrained gate of 0 would hide the network
+    weights = save_weights(
+        generator.state_dict(), tmp_path / f"{name}.safetensors",
+        {"class": type(generator).__name__, "init": generator.init_args},
+        metadata={"resolution": getattr(generator, "image_size", None) or 32},
+    )  # fmt: skip
+    fixed = getattr(generator, "image_size", None) is not None  # the context encoder takes one size only
+    for fmt in ("onnx", "torchscript"):
+        result = export_model(weights, tmp_path / f"out.{fmt}", fmt, dynamic=not fixed, overwrite=True)
+        assert result.path.is_file() and result.bytes == result.path.stat().st_size
+        assert len(result.max_abs_diff) == (1 if fixed else 2)
+        assert max(result.max_abs_diff.values()) <= TOLERANCE
+    if fixed:
+        with pytest.raises(ValueError, match="without --dynamic"):
+            export_model(weights, tmp_path / "dyn.onnx", "onnx", dynamic=True)
+
+
+# ---------- errors ----------
+
+
+def test_export_errors(tmp_path, capsys):
+    with pytest.raises(ValueError, match="onnx, torchscript"):
+        export_model(NAME, tmp_path / "x", "tflite")
+    with pytest.raises(ValueError, match="named model"):
+        export_model("auto", tmp_path / "x.onnx")
+    with pytest.raises(KeyError):
+        export_model("no-such-model", tmp_path / "x.onnx")
+    with pytest.raises(ValueError, match="not an inpainter"):
+        export_model("style-classifier", tmp_path / "x.onnx")
+    existing = tmp_path / "taken.pt"
+    existing.write_bytes(b"keep me")
+    assert hub_cli.main(["export", NAME, "--format", "torchscript", "-o", str(existing)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert existing.read_bytes() == b"keep me"
+    assert hub_cli.main(["export", "nope", "--format", "onnx"]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert hub_cli.main(["export", NAME, "--dynamic"]) == 1  # without --format: the safetensors export
+    assert "go with --format" in capsys.readouterr().err
+    assert hub_cli.main(["export", NAME, "--format", "tflite"]) == 2  # argparse: invalid choice
+
+
+def test_a_file_that_fails_its_check_replaces_nothing(tmp_path, monkeypatch):
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"the previous export")
+    monkeypatch.setitem(RUNNERS, "torchscript", lambda path, image, mask: image + 1)  # a wrong graph
+    with pytest.raises(ValueError, match="differs from the PyTorch model"):
+        export_model(NAME, target, "torchscript", overwrite=True)
+    assert target.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # no temporary file left
