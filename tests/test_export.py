@@ -18,7 +18,7 @@ from inpaintlab.export.graph import (
     pyramid_levels,
 )
 from inpaintlab.hub import save_weights
-from inpaintlab.models import GENERATOR_PRESETS, create_generator, prefill, unet
+from inpaintlab.models import PRESETS, create_generator, prefill
 from inpaintlab.models.prefill import pyramid_fill
 
 NAME = "monet-blocks"  # shipped: 64 px U-Net with the harmonic prefill
@@ -73,11 +73,11 @@ def test_exportable_prefill_patches_every_models_module_and_restores():
     generator = create_generator("unet.tiny", prefill="pyramid").eval()
     image, mask = sample_picture(33, 35)
     with exportable_prefill(pyramid_levels(4096)) as calls:
-        assert unet.pyramid_fill is not original and prefill.pyramid_fill is not original
+        assert prefill.pyramid_fill is not original  # what prefill_prior (UNet, DilatedUNet) calls
         with torch.no_grad():
             patched = generator(image, mask)
     assert calls == [1]
-    assert unet.pyramid_fill is original and prefill.pyramid_fill is original
+    assert prefill.pyramid_fill is original
     with torch.no_grad():
         torch.testing.assert_close(patched, generator(image, mask), rtol=0, atol=1e-6)
     with exportable_prefill(3) as calls, torch.no_grad():
@@ -123,7 +123,7 @@ def test_dynamic_export_matches_load_at_two_sizes(tmp_path, capsys, fmt):
     assert max(diffs.values()) <= TOLERANCE, diffs
 
 
-TINY = sorted(n for n in GENERATOR_PRESETS if n.endswith(".tiny")) + ["unet.tiny+prefill"]
+TINY = sorted(n for n, p in PRESETS.items() if p.role == "generator" and n.endswith(".tiny")) + ["unet.tiny+prefill"]
 
 
 @pytest.mark.parametrize("preset", TINY)

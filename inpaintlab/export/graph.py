@@ -53,7 +53,13 @@ def _pool_sum_count(x: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def fixed_depth_pyramid_fill(
-    image: Tensor, mask: Tensor, smooth_iters: int = 8, empty_value: float = 0.5, *, levels: int
+    image: Tensor,
+    mask: Tensor,
+    smooth_iters: int = 8,
+    empty_value: float = 0.5,
+    coarse_iters: int | None = None,
+    *,
+    levels: int,
 ) -> Tensor:
     """:func:`~inpaintlab.models.prefill.pyramid_fill` with exactly ``levels`` pyramid levels.
 
@@ -86,12 +92,13 @@ def fixed_depth_pyramid_fill(
     channels = int(image.shape[1])
     cross = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], dtype=image.dtype)
     kernel = cross.to(image.device).expand(channels, 1, 3, 3)
-    for c, w in reversed(pyramid[:-1]):
+    for depth, (c, w) in reversed(list(enumerate(pyramid[:-1]))):  # depth 0 = the finest level
+        sweeps = smooth_iters if coarse_iters is None else min(coarse_iters, smooth_iters * 2**depth)
         own = c / w.clamp_min(1e-12)
         fill = F.interpolate(fill, size=c.shape[-2:], mode="bilinear", align_corners=False)
         keep, rest = w * own, 1 - w  # the same at every sweep of this level
         fill = keep + rest * fill
-        for _ in range(smooth_iters):
+        for _ in range(sweeps):
             fill = keep + rest * F.conv2d(F.pad(fill, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
     return torch.where(hole, fill, image)
 
@@ -108,9 +115,9 @@ def exportable_prefill(levels: int) -> Iterator[list[int]]:
     calls = [0]
 
     @functools.wraps(original)
-    def replacement(image, mask, smooth_iters=8, empty_value=0.5):
+    def replacement(image, mask, smooth_iters=8, empty_value=0.5, coarse_iters=None):
         calls[0] += 1
-        return fixed_depth_pyramid_fill(image, mask, smooth_iters, empty_value, levels=levels)
+        return fixed_depth_pyramid_fill(image, mask, smooth_iters, empty_value, coarse_iters, levels=levels)
 
     patched = [
         module
