@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
+from inpaintlab.api.io import Fill, PictureBatch, check_hole, to_hole, to_picture_batch
 from inpaintlab.api.stylizer import Stylizer
 from inpaintlab.api.tiling import Window, dilate_hole, plan_windows, window_input, window_values
 from inpaintlab.hub import cache, registry, weights
@@ -80,20 +80,22 @@ class Inpainter:
     def __repr__(self) -> str:
         return f"Inpainter(name={self.name!r}, resolution={self.resolution}, device={str(self.device)!r})"
 
-    def __call__(self, image: Any, mask: Any, *, dilate: int = 0) -> Any:
+    def __call__(self, image: Any, mask: Any, *, dilate: int = 0, threshold: float | None = None) -> Any:
         """Inpaint the hole of ``image``; returns the same type, size and dtype.
 
         Args:
             image: PIL image; numpy HxW / HxWxC (uint8, uint16 or float in [0,1]); tensor (C,H,W) or
                 (N,C,H,W) (uint8 or float in [0,1]). C = 1 (gray), 2 (gray+alpha), 3, 4 (RGBA).
-            mask: PIL image, numpy HxW (nonzero = hole) or tensor (H,W)/(1,H,W)/(N,1,H,W); floats
-                are thresholded at 0.5, integers and bools at nonzero.
+            mask: PIL image (any mode), numpy HxW / HxWxC or tensor (H,W)/(1,H,W)/(N,1,H,W);
+                nonzero = hole for every type (an RGBA / LA mask with empty colour: its alpha), see
+                :func:`inpaintlab.api.io.to_hole`.
             dilate: grow the hole by this many pixels first (hand-drawn masks are often tight).
+            threshold: hole = mask value > threshold, in the mask's own units (default: nonzero).
 
         Known pixels of the result are bit-identical to the input; alpha is copied unchanged; an
-        empty mask returns an unchanged copy.
+        empty mask returns an unchanged copy; a mask covering a whole picture is a ``ValueError``.
         """
-        pictures, hole = prepare(image, mask, dilate)
+        pictures, hole = prepare(image, mask, dilate, threshold)
         return pictures.restore(self.fill(pictures, hole))
 
     def fill(self, pictures: PictureBatch, hole: Tensor, indices: list[int] | None = None) -> list[Fill]:
@@ -139,16 +141,37 @@ class Inpainter:
         ]
 
 
-def prepare(image: Any, mask: Any, dilate: int = 0) -> tuple[PictureBatch, Tensor]:
+def prepare(
+    image: Any, mask: Any, dilate: int = 0, threshold: float | None = None
+) -> tuple[PictureBatch, Tensor]:
     """Validate and convert a user's picture and mask: (:class:`PictureBatch`, hole (N,1,H,W) bool)."""
     if isinstance(dilate, bool) or not isinstance(dilate, int) or dilate < 0:
         raise ValueError(f"dilate must be an int >= 0 (pixels), got {dilate!r}")
     pictures = to_picture_batch(image)
     device = image.device if isinstance(image, Tensor) else None
-    hole = to_hole(mask, pictures.shape, device=device)
+    hole = to_hole(mask, pictures.shape, device=device, threshold=threshold)
     if dilate:
         hole = torch.stack([dilate_hole(h[0], dilate) for h in hole])[:, None]
+        check_hole(hole)
     return pictures, hole
+
+
+def check_name_or_path(name_or_path: Any) -> None:
+    """``TypeError`` / ``ValueError`` with the fix for what ``load()`` cannot take: None, non-strings, URLs."""
+    if isinstance(name_or_path, os.PathLike):
+        return
+    if not isinstance(name_or_path, str):
+        raise TypeError(
+            "name_or_path must be a registry name (`inpaintlab models` lists them), 'auto', or the path "
+            f"of a .safetensors / .ckpt file, got {type(name_or_path).__name__}"
+        )
+    if "://" in name_or_path:
+        raise ValueError(
+            f"load() takes a registry name or a local file, not the URL {name_or_path!r}; download the "
+            "file first (or set INPAINTLAB_HUB_URL to a server that serves the registry's files)"
+        )
+    if not name_or_path.strip():
+        raise ValueError("name_or_path is empty; give a registry name (`inpaintlab models`) or a file path")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -190,6 +213,7 @@ def _load(
     name_or_path: str | os.PathLike, device: torch.device
 ) -> tuple[nn.Module, CheckpointEntry | None, int | None]:
     """(model, registry entry or None, resolution recorded with the weights or None)."""
+    check_name_or_path(name_or_path)
     entry, resolution = None, None
     path = Path(name_or_path)
     as_text = str(name_or_path)
@@ -253,6 +277,7 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device | None = No
         **kwargs: passed to :class:`Inpainter` (``resolution``, ``batch_size``, ``context``, ...)
             or, for ``"auto"``, to :class:`~inpaintlab.api.auto.AutoInpainter`.
     """
+    check_name_or_path(name_or_path)
     if str(name_or_path) == "auto":
         from inpaintlab.api.auto import AutoInpainter
 
@@ -262,6 +287,13 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device | None = No
     device = resolve_device(device)
     model, entry, resolution = _load(name_or_path, device)
     kwargs.setdefault("name", entry.name if entry else Path(name_or_path).stem)
+    trained = (entry.resolution if entry else None) or getattr(model, "native_resolution", None) or resolution
+    if kwargs.get("resolution") and trained and int(kwargs["resolution"]) != int(trained):
+        warnings.warn(
+            f"{kwargs['name']!r} was trained at {trained} px but runs at resolution={kwargs['resolution']}: "
+            f"the fill is usually worse away from the training scale; leave resolution unset to use {trained}",
+            stacklevel=2,
+        )
     if type(model).__name__ in TRANSLATORS:  # a photo -> Monet translator (task: stylize)
         kwargs.setdefault("resolution", entry.resolution if entry else resolution)
         return Stylizer(model, entry=entry, device=device, **kwargs)
