@@ -3,7 +3,7 @@
     python examples/inpaint.py [--model monet-blocks] [--kind blocks] [--output outputs/inpaint-example.png]
 
 The painting (``examples/assets/monet.jpg``) is public domain; the checkpoint comes from the hub
-(the repository's ``hub/`` folder on a fresh clone, so no network is needed).
+(the files shipped inside the package, ``inpaintlab/hub/files/``, so no network is needed).
 """
 
 from __future__ import annotations

@@ -1,36 +1,47 @@
-"""Hub and inference commands: ``models``, ``download``, ``export``, ``inpaint``.
+"""Hub and inference commands: ``models``, ``download``, ``export``, ``inpaint``, ``stylize``.
 
 ``main(argv) -> int`` parses ``argv`` (without the program name) and returns the exit status; the
 ``inpaintlab`` console script hands these subcommands to it. Errors a user can fix (unknown name,
-missing file, bad checksum, offline) print one line to stderr and return 1, never a traceback.
+missing or unreadable file, bad checksum, offline, an existing export) print one line to stderr and
+return 1, never a traceback; anything else is a bug and keeps its traceback. ``models`` and
+``download`` never import torch.
 
-    inpaintlab models
-    inpaintlab download monet-blocks            # or: all
-    inpaintlab export runs/x/last.ckpt --name monet-blocks --out hub
+    inpaintlab models                              # inpaintlab models monet-blocks: one entry in full
+    inpaintlab download monet-blocks               # or: all
+    inpaintlab export runs/x/checkpoints/version_0/best.ckpt --name monet-blocks [--out DIR] [--force]
     inpaintlab inpaint --model monet-blocks --image in.jpg --mask mask.png --output out.png [--dilate 4]
     inpaintlab inpaint --model auto --image photos/ --mask masks/ --output filled/
     inpaintlab export monet-blocks --format onnx --dynamic     # ONNX / TorchScript (inpaintlab.export)
     inpaintlab serve --port 8080 --model auto                  # the brush page + REST API (inpaintlab.serve)
+    inpaintlab stylize --model photo2monet --image photos/ --output monet-style/
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 COMMANDS = ("models", "download", "export", "inpaint", "stylize", "serve")
+STYLIZER_NAME = "photo2monet"
+_SUMMARY_METRICS = 2  # metrics shown per row of `inpaintlab models`; `models NAME` shows them all
+
+
+class CliError(Exception):
+    """A mistake the user can fix; ``main`` prints its message as one line and returns 1."""
 
 
 def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="inpaintlab checkpoint hub and inference")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
 
-    sub.add_parser("models", help="list the registry's checkpoints (cached or not, metrics)")
+    models = sub.add_parser("models", help="list the registry's checkpoints (local or not, key metrics)")
+    models.add_argument("name", nargs="?", help="show this entry in full (every metric, recipe, file)")
 
-    download = sub.add_parser("download", help="fetch checkpoints into the cache")
+    download = sub.add_parser("download", help="make checkpoints available locally (verified)")
     download.add_argument("names", nargs="+", metavar="NAME", help="registry names, or 'all'")
 
     export = sub.add_parser(
@@ -40,7 +51,8 @@ def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
     )
     export.add_argument("ckpt", type=Path, metavar="RUN.ckpt|NAME|FILE")
     export.add_argument("--name", help="registry name (default: the checkpoint's file stem)")
-    export.add_argument("--out", type=Path, default=Path("hub"), help="output folder (default: hub)")
+    export.add_argument("--out", type=Path, default=None, help="output folder (default: the checkpoint's folder)")
+    export.add_argument("--force", action="store_true", help="replace existing files of that name (also the --format --output file)")
     export.add_argument("--url", action="append", dest="urls", help="download URL (repeatable)")
     export.add_argument("--description")
     export.add_argument("--license")
@@ -56,10 +68,17 @@ def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
     )
     inpaint.add_argument("--output", required=True, type=Path, help="output picture or folder")
     inpaint.add_argument("--dilate", type=int, default=0, help="grow the hole by N pixels")
+    inpaint.add_argument(
+        "--threshold", type=float, default=None, help="hole = mask value > T (default: any nonzero value)"
+    )
+    inpaint.add_argument(
+        "--strategy", choices=("auto", "original", "crop", "resize"), default="auto",
+        help="where the model runs: auto (full scale unless a hole is too thick), original, crop, resize",
+    )  # fmt: skip
     inpaint.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
 
     stylize = sub.add_parser("stylize", help="turn photos into Monet-style pictures (a picture or a folder)")
-    stylize.add_argument("--model", default="photo2monet", help="registry name or .safetensors/.ckpt file")
+    stylize.add_argument("--model", default=STYLIZER_NAME, help="registry name or .safetensors/.ckpt file")
     stylize.add_argument("--image", required=True, type=Path, help="picture or folder")
     stylize.add_argument("--output", required=True, type=Path, help="output picture or folder")
     stylize.add_argument("--limit", type=int, default=None, help="at most this many pictures of a folder")
@@ -83,7 +102,6 @@ def add_graph_export_arguments(export: argparse.ArgumentParser) -> None:
     export.add_argument("--dynamic", action="store_true", help="with --format: any batch size, height and width")
     export.add_argument("-o", "--output", type=Path, help="with --format: the file (default: NAME.onnx / NAME.pt)")
     export.add_argument("--size", type=int, help="with --format, without --dynamic: the input size (default: native)")
-    export.add_argument("--force", action="store_true", help="with --format: replace an existing --output file")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,47 +113,107 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "models": cmd_models, "download": cmd_download, "export": cmd_export, "inpaint": cmd_inpaint,
         "stylize": cmd_stylize, "serve": cmd_serve,
-    }  # fmt: skip
+    }[args.command]  # fmt: skip
     try:
-        return handler[args.command](args)
-    except KeyError as err:  # unknown names: the message lists the known ones
-        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return handler(args)
     except ImportError as err:  # an optional extra (serve, export) is not installed
         print(f"error: {err}", file=sys.stderr)
-    except (ValueError, OSError, RuntimeError) as err:  # checksum, offline, download, bad file
+    except (CliError, ValueError, OSError) as err:  # bad name or file, checksum, offline, download, exists
         print(f"error: {err}", file=sys.stderr)
     return 1
 
 
+def _entry(name: str, entries=None):
+    """The registry entry ``name``; an unknown name is a :class:`CliError` listing the known ones."""
+    from inpaintlab.hub import get_entry
+
+    try:
+        return get_entry(name, entries)
+    except KeyError as err:  # only the lookup: a KeyError anywhere else is a bug and keeps its traceback
+        raise CliError(err.args[0] if err.args else str(err)) from None
+
+
+def _check_model(model: str, *, task: str = "inpaint") -> None:
+    """Fail early, with the fix, for a ``--model`` that names nothing: a missing file, an unknown name,
+    ``auto`` without a style classifier, or the not-yet-published ``photo2monet``."""
+    from inpaintlab.hub import list_models
+
+    if Path(model).suffix in (".safetensors", ".ckpt") or "/" in model or "\\" in model:
+        if not Path(model).is_file():
+            raise CliError(f"--model {model} does not exist (registry names have no '/' or suffix)")
+        return
+    if model == "auto" and task == "inpaint":
+        from inpaintlab.api.auto import CLASSIFIER_NAME
+
+        if CLASSIFIER_NAME not in list_models():
+            raise CliError(
+                f"--model auto needs the {CLASSIFIER_NAME!r} checkpoint, which the registry does not have; "
+                "name a model (`inpaintlab models` lists them)"
+            )
+        return
+    if model == STYLIZER_NAME and task == "stylize" and model not in list_models():
+        raise CliError(
+            f"no {STYLIZER_NAME!r} checkpoint is published yet. Train one with "
+            "`inpaintlab fit -c examples/configs/cyclegan-monet.yaml` (a GPU job; "
+            "examples/configs/cpu/cyclegan-monet.yaml runs on a CPU), export it with "
+            f"`inpaintlab export runs/cyclegan-monet/checkpoints/latest/best.ckpt --name {STYLIZER_NAME}`, "
+            f"and pass --model runs/cyclegan-monet/checkpoints/latest/{STYLIZER_NAME}.safetensors"
+        )
+    _entry(model)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
-    from inpaintlab.hub import default_registry_path, load_registry, local_file
+    from inpaintlab.hub import default_registry_path, entry_to_yaml, load_registry, local_file
 
     entries = load_registry()
+    if args.name:
+        entry = _entry(args.name, entries)
+        where = local_file(entry)
+        print(entry_to_yaml(entry), end="")
+        print(f"# local: {where[0]} ({where[1]})" if where else "# local: no (`inpaintlab download` fetches it)")
+        return 0
     if not entries:
         print(f"no checkpoints in the registry yet ({default_registry_path()})")
         return 0
-    rows = [("NAME", "STYLE", "MASK", "SIZE", "LOCAL", "METRICS")]
+    rows = [("NAME", "STYLE", "MASK", "PX", "SIZE", "LOCAL", "METRICS")]
     for name, entry in entries.items():
         where = local_file(entry)
-        metrics = " ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items()) or "-"
         rows.append(
-            (name, entry.style, entry.mask or "-", _size(entry.bytes), where[1] if where else "no", metrics)
+            (
+                name,
+                entry.style,
+                entry.mask or "-",
+                str(entry.resolution),
+                _size(entry.bytes),
+                where[1] if where else "no",
+                _metrics_summary(entry.metrics),
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    print(f"\n`inpaintlab models NAME` shows every metric of one; registry: {default_registry_path()}")
     return 0
 
 
+def _metrics_summary(metrics: dict[str, float]) -> str:
+    """The first metrics of an entry (``val_`` dropped from their names) and how many more there are."""
+    shown = [f"{k.removeprefix('val_')}={v:.4g}" for k, v in list(metrics.items())[:_SUMMARY_METRICS]]
+    more = len(metrics) - len(shown)
+    return (" ".join(shown) or "-") + (f" (+{more})" if more > 0 else "")
+
+
 def cmd_download(args: argparse.Namespace) -> int:
-    from inpaintlab.hub import fetch, get_entry, load_registry
+    from inpaintlab.hub import fetch, load_registry, shipped_dir
 
     entries = load_registry()
     names = list(entries) if args.names == ["all"] else args.names
     if not names:
         print("no checkpoints in the registry yet: nothing to download")
-    for name in names:
-        print(f"{name}: {fetch(get_entry(name, entries))}")
+    for entry in [_entry(name, entries) for name in names]:  # every name checked before any download
+        path = fetch(entry)
+        where = "shipped in the package" if path.parent == shipped_dir() else "in the cache"
+        print(f"{entry.name}: {path} ({where}, sha256 verified)")
     return 0
 
 
@@ -144,21 +222,29 @@ def cmd_export(args: argparse.Namespace) -> int:
         return cmd_export_graph(args)
     if args.dynamic or args.output or args.size:
         raise ValueError("--dynamic, --output and --size go with --format onnx|torchscript")
-    from inpaintlab.hub import export_checkpoint
+    from inpaintlab.hub import export_checkpoint, load_registry, shipped_dir
 
     result = export_checkpoint(
         args.ckpt,
         args.out,
         args.name,
+        force=args.force,
         urls=args.urls,
         description=args.description,
         license=args.license,
         recipe_config=args.recipe,
         recipe_data=args.data,
     )
+    name = result.weights.stem
     print(f"wrote {result.weights} ({result.bytes} bytes, sha256 {result.sha256})")
-    print(f"wrote {result.snippet_path}; add it under 'checkpoints:' in checkpoints.yaml:\n")
+    print(f"wrote {result.snippet_path}; to publish it, paste it under 'checkpoints:' in checkpoints.yaml:\n")
     print(result.snippet, end="")
+    published = load_registry().get(name)
+    if published is not None and published.sha256 != result.sha256:
+        print(
+            f"\nnote: the registry already has {name!r} (sha256 {published.sha256}); replacing that entry "
+            f"(and {shipped_dir() / published.file}) replaces the published checkpoint"
+        )
     return 0
 
 
@@ -179,56 +265,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args.host, args.port, args.model, args.device, args.max_upload_mb, args.max_megapixels)
 
 
+def _read(path: Path, what: str):
+    from inpaintlab.api.io import read_picture
+
+    return read_picture(path, what)
+
+
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    from PIL import Image
     from tqdm.auto import tqdm
 
-    from inpaintlab.api import load
-
     pairs = _pairs(args.image, args.mask, args.output)
+    _check_model(args.model)
+    from inpaintlab.api import AutoInpainter, load
+
     inpainter = load(args.model, device=args.device)
+    counts: Counter[str] = Counter()
     for image_path, mask_path, out_path in tqdm(
         pairs, desc="inpaint", unit="img", file=sys.stderr, disable=len(pairs) < 2
     ):
-        with Image.open(image_path) as image, Image.open(mask_path) as mask:
-            image.load()
-            result = inpainter(image, mask, dilate=args.dilate)
+        image, mask = _read(image_path, "--image"), _read(mask_path, "--mask")
+        result = inpainter(image, mask, dilate=args.dilate, threshold=args.threshold, strategy=args.strategy)
+        if isinstance(inpainter, AutoInpainter):
+            counts.update(m or "unchanged (empty mask)" for m in inpainter.last_models)
+        else:
+            counts[inpainter.name] += 1
         out_path.parent.mkdir(parents=True, exist_ok=True)
         if out_path.suffix.lower() in (".jpg", ".jpeg") and result.mode not in ("RGB", "L"):
             result = result.convert("RGB")  # JPEG has no alpha
         result.save(out_path)
-        if len(pairs) == 1:
-            print(f"{out_path} ({inpainter.name})")
-    if len(pairs) > 1:
-        print(f"wrote {len(pairs)} pictures to {args.output} ({inpainter.name})")
+    models = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items()))
+    if len(pairs) == 1:
+        print(f"{pairs[0][2]} ({next(iter(counts))})")
+    else:
+        print(f"wrote {len(pairs)} pictures to {args.output} ({models})")
     return 0
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     """Stylize one picture or a folder (e.g. photos to add to a Monet training set through
     ``InpaintDataModule(extra_train_dirs=[...])``). Outputs are PNG; an existing output is replaced."""
-    from PIL import Image
     from tqdm.auto import tqdm
-
-    from inpaintlab.api import Stylizer, load
 
     if not args.image.exists():
         raise FileNotFoundError(f"--image {args.image} does not exist")
     if args.image.is_file():
         output = args.output / f"{args.image.stem}.png" if args.output.is_dir() else args.output
+        _check_output(output)
         jobs = [(args.image, output)]
     else:
         jobs = [(p, args.output / f"{p.stem}.png") for p in _folder_pictures(args.image, args.output)[: args.limit]]
+    _check_model(args.model, task="stylize")
+    from inpaintlab.api import Stylizer, load
+
     stylizer = load(args.model, device=args.device)
     if not isinstance(stylizer, Stylizer):
-        raise ValueError(f"--model {args.model} is an inpainter, not a style translator such as photo2monet")
+        raise CliError(f"--model {args.model} is an inpainter, not a style translator such as {STYLIZER_NAME}")
     for image_path, out_path in tqdm(jobs, desc="stylize", unit="img", file=sys.stderr, disable=len(jobs) < 2):
-        with Image.open(image_path) as image:
-            result = stylizer(image.convert("RGB") if image.mode not in ("RGB", "RGBA", "L", "LA") else image)
+        image = _read(image_path, "--image")
+        result = stylizer(image.convert("RGB") if image.mode not in ("RGB", "RGBA", "L", "LA") else image)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result.save(out_path)
     print(f"wrote {len(jobs)} picture(s) to {args.output} ({stylizer.name})")
     return 0
+
+
+def _check_output(output: Path) -> None:
+    """A single output file must have an extension PIL can write."""
+    from PIL import Image
+
+    if output.suffix.lower() not in Image.registered_extensions():
+        got = f"the extension {output.suffix!r}" if output.suffix else "no file extension"
+        raise CliError(
+            f"--output {output} has {got}, so the picture format is unknown; name a file such as "
+            f"{output.with_suffix('.png')} (.png, .jpg, .webp, .tif, ...) or an existing folder"
+        )
 
 
 def _pairs(image: Path, mask: Path, output: Path) -> list[tuple[Path, Path, Path]]:
@@ -242,6 +352,7 @@ def _pairs(image: Path, mask: Path, output: Path) -> list[tuple[Path, Path, Path
             raise ValueError(f"--image {image} is a file but --mask {mask} is a folder; give a mask file")
         if output.is_dir():
             output = output / f"{image.stem}.png"
+        _check_output(output)
         return [(image, mask, output)]
     if not mask.is_dir():
         raise ValueError(
@@ -264,7 +375,7 @@ def _folder_pictures(folder: Path, output: Path) -> list[Path]:
         raise ValueError(f"--image {folder} is a folder, so --output must be a folder, got the file {output}")
     pictures = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not pictures:
-        raise ValueError(f"no pictures ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        raise ValueError(f"--image {folder} is a folder with no pictures ({', '.join(IMAGE_SUFFIXES)}) in it")
     return pictures
 
 

@@ -66,10 +66,13 @@ def test_pil_images_keep_mode_size_and_known_pixels(mode):
         assert np.array_equal(after[..., -1], before[..., -1])  # alpha untouched, hole included
 
 
-def test_palette_image_comes_back_as_rgb():
+def test_palette_image_comes_back_as_rgb_with_a_warning():
     image = Image.fromarray(np.zeros((8, 8, 3), np.uint8)).convert("P")
-    out = constant_inpainter()(image, np.ones((8, 8), bool))
-    assert out.mode == "RGB" and np.all(np.asarray(out) == 64)
+    mask = np.ones((8, 8), bool)
+    mask[0, 0] = False
+    with pytest.warns(UserWarning, match=r"palette \(P\) image is inpainted and returned as RGB.*quantize"):
+        out = constant_inpainter()(image, mask)
+    assert out.mode == "RGB" and np.all(np.asarray(out)[mask] == 64)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
@@ -123,10 +126,13 @@ def test_strided_big_endian_and_grad_inputs():
 def test_mask_forms_and_thresholds():
     image = np.zeros((6, 6, 3), np.float32)
     inpainter = constant_inpainter()
-    float_mask = np.full((6, 6), 0.4, np.float32)
-    float_mask[0, 0] = 0.6
-    out = inpainter(image, float_mask)
+    float_mask = np.zeros((6, 6), np.float32)
+    float_mask[0, 0], float_mask[1, 1], float_mask[2, 2] = 0.6, 0.3, 0.5
+    out = inpainter(image, float_mask)  # nonzero = hole, for floats too
+    assert np.count_nonzero(out[..., 0]) == 3 and out[1, 1, 0] == 0.25
+    out = inpainter(image, float_mask, threshold=0.5)  # the threshold is "value > threshold"
     assert out[0, 0, 0] == 0.25 and np.count_nonzero(out[..., 0]) == 1
+    assert np.count_nonzero(inpainter(image, torch.from_numpy(float_mask), threshold=0.25)[..., 0]) == 3
     int_mask = np.zeros((6, 6), np.int64)
     int_mask[1, 1] = 1  # uint8/int: nonzero = hole
     assert np.count_nonzero(inpainter(image, int_mask)[..., 0]) == 1
@@ -138,14 +144,55 @@ def test_mask_forms_and_thresholds():
     assert out[:, :, 3, 3].eq(0.25).all() and out.count_nonzero() == 6
 
 
-def test_empty_mask_returns_an_unchanged_copy_and_full_mask_an_image():
+def test_empty_mask_returns_an_unchanged_copy_and_a_whole_picture_mask_is_an_error():
     model = ConstantModel()
     inpainter = Inpainter(model, device="cpu")
     image = np.random.default_rng(2).random((10, 12, 3))
     out = inpainter(image, np.zeros((10, 12)))
     assert np.array_equal(out, image) and out is not image and model.calls == []
-    out = inpainter(image, np.ones((10, 12)))
-    assert out.shape == image.shape and np.all(out == 0.25)
+    with pytest.raises(ValueError, match="mask covers all of the picture.*nothing|no known pixel.*inverted"):
+        inpainter(image, np.ones((10, 12)))
+    masks = torch.zeros(2, 1, 10, 12)
+    masks[1] = 1
+    with pytest.raises(ValueError, match=r"covers all of picture\(s\) \[1\]"):
+        inpainter(torch.from_numpy(image).permute(2, 0, 1).expand(2, -1, -1, -1).float(), masks)
+    one_known = np.ones((10, 12))
+    one_known[9, 11] = 0
+    with pytest.raises(ValueError, match="no known pixel"):  # dilation can swallow the last known pixel
+        inpainter(image, one_known, dilate=1)
+    assert model.calls == []
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_rgba_mask_drawn_in_its_alpha_channel_is_used(mode):
+    """A mask painted on a transparent layer (colour all 0, alpha = the strokes) is read from its alpha;
+    a mask with colour uses the colour; an opaque black mask (uniform alpha) is empty."""
+    image = np.zeros((8, 8, 3), np.float32)
+    channels = 4 if mode == "RGBA" else 2
+    layer = np.zeros((8, 8, channels), np.uint8)
+    layer[2:4, 3:6, -1] = 255
+    out = constant_inpainter()(image, Image.fromarray(layer, mode))
+    assert np.array_equal(out[..., 0] == 0.25, layer[..., -1] > 0)
+    coloured = np.zeros((8, 8, channels), np.uint8)
+    coloured[..., -1] = 255
+    coloured[5, 5, 0] = 1  # a faint colour is a hole too (nonzero)
+    out = constant_inpainter()(image, Image.fromarray(coloured, mode))
+    assert np.argwhere(out[..., 0] == 0.25).tolist() == [[5, 5]]
+    coloured[5, 5, 0] = 0
+    assert np.array_equal(constant_inpainter()(image, Image.fromarray(coloured, mode)), image)
+    assert np.array_equal(constant_inpainter()(image, layer)[..., 0] == 0.25, layer[..., -1] > 0)  # numpy too
+
+
+def test_load_rejects_none_urls_and_warns_about_another_resolution(tmp_path):
+    with pytest.raises(TypeError, match="name_or_path must be a registry name.*got NoneType"):
+        load(None)
+    with pytest.raises(ValueError, match=r"not the URL 'https://example.org/m.safetensors'; download"):
+        load("https://example.org/m.safetensors")
+    with pytest.raises(ValueError, match="is empty"):
+        load("  ")
+    _, path = _save_generator(tmp_path)
+    with pytest.warns(UserWarning, match=r"trained at 32 px but runs at resolution=64"):
+        load(path, device="cpu", resolution=64)
 
 
 def test_dilate_grows_the_hole_by_n_pixels():
@@ -289,8 +336,8 @@ def test_dilate_hole_matches_a_reference_max_filter():
 
 def test_tiny_pictures_are_padded_not_crashed_on():
     model = ConstantModel()
-    out = Inpainter(model, device="cpu")(np.zeros((1, 1), np.uint8), np.ones((1, 1), np.uint8))
-    assert out.shape == (1, 1) and out[0, 0] == 64 and model.calls[0][0] == (1, 3, 1, 1)
+    out = Inpainter(model, device="cpu")(np.zeros((1, 2), np.uint8), np.array([[1, 0]], np.uint8))
+    assert out.shape == (1, 2) and out.tolist() == [[64, 0]] and model.calls[0][0] == (1, 3, 1, 2)
 
 
 def test_real_generator_runs_on_odd_sizes_and_keeps_known_pixels():
@@ -309,10 +356,10 @@ def test_value_range_minus_one_to_one_is_converted():
             assert image.min() >= -1 and (image < 0).any()
             return composite(torch.full_like(image, -0.5), image, mask)
 
-    out = Inpainter(SignedModel(), device="cpu", value_range=(-1.0, 1.0))(
-        np.full((4, 4, 3), 0.1), np.ones((4, 4))
-    )
-    np.testing.assert_allclose(out, 0.25)  # (-0.5 + 1) / 2
+    mask = np.ones((4, 4))
+    mask[0, 0] = 0
+    out = Inpainter(SignedModel(), device="cpu", value_range=(-1.0, 1.0))(np.full((4, 4, 3), 0.1), mask)
+    np.testing.assert_allclose(out[mask == 1], 0.25)  # (-0.5 + 1) / 2
 
 
 # ---------------------------------------------------------------- bad input
@@ -437,8 +484,9 @@ def test_load_by_registry_name_uses_the_verified_cache(tmp_path, monkeypatch):
     registry.write_text(yaml.safe_dump({"checkpoints": {"monet-blocks": entry}}))
     monkeypatch.setenv("INPAINTLAB_REGISTRY", str(registry))
     monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    (cache_dir() / "monet-blocks.safetensors").write_bytes(path.read_bytes())
+    cached = cache_dir() / entry["sha256"] / "monet-blocks.safetensors"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(path.read_bytes())
     inpainter = load("monet-blocks", device="cpu")
     assert inpainter.name == "monet-blocks" and inpainter.entry.style == "monet" and inpainter.resolution == R
     assert load(path, device="cpu").entry == inpainter.entry  # a local copy of a registry file is recognised
@@ -574,7 +622,7 @@ def test_property_same_type_size_and_known_pixels(
         rng.integers(0, 256, shape, dtype=np.uint8) if dtype == "uint8" else rng.random(shape).astype(dtype)
     )
     hole = rng.random((h, w)) < density
-    mask = hole.astype(mask_dtype) if mask_dtype != "float32" else np.where(hole, 0.9, 0.1).astype(np.float32)
+    mask = hole.astype(mask_dtype) if mask_dtype != "float32" else np.where(hole, 0.3, 0.0).astype(np.float32)
     if container == "numpy":
         image = array
     elif container == "tensor":
@@ -582,7 +630,13 @@ def test_property_same_type_size_and_known_pixels(
         mask = torch.from_numpy(mask)
     else:
         image = Image.fromarray(array)
-    out = Inpainter(ConstantModel(0.4), device="cpu", resolution=16)(image, mask, dilate=dilate)
+    grown = dilate_hole(torch.from_numpy(hole), dilate).numpy()
+    inpainter = Inpainter(ConstantModel(0.4, native_resolution=None), device="cpu", resolution=16)
+    if grown.all():  # nothing left to inpaint from
+        with pytest.raises(ValueError, match="no known pixel"):
+            inpainter(image, mask, dilate=dilate)
+        return
+    out = inpainter(image, mask, dilate=dilate)
 
     assert type(out) is type(image)
     if container == "pil":
@@ -594,7 +648,6 @@ def test_property_same_type_size_and_known_pixels(
     else:
         assert out.dtype == image.dtype and out.shape == image.shape
         before, after = image, out
-    grown = dilate_hole(torch.from_numpy(hole), dilate).numpy()
     assert np.array_equal(after[~grown], before[~grown])
     if grown.any() and channels in (0, 1, 3):  # the fill is the model's colour (gray stays gray)
         np.testing.assert_allclose(after[grown], 102 if dtype == "uint8" else 0.4, atol=1e-6)

@@ -41,7 +41,8 @@ def read_metrics(run_dir: Path) -> list[dict]:
 def test_smoke_fit_then_validate_the_saved_checkpoint(tmp_path, image_root):
     run = tmp_path / "run"
     assert cli.main(["fit", *smoke_args(image_root, run)]) == 0
-    checkpoints = run / "checkpoints"
+    checkpoints = run / "checkpoints" / "version_0"  # the run's own folder
+    assert (run / "checkpoints" / "latest").resolve() == checkpoints.resolve()
     assert (checkpoints / "last.ckpt").is_file() and (checkpoints / "best.ckpt").is_file()
     saved = yaml.safe_load((checkpoints / "config.yaml").read_text())  # the config beside the run
     assert saved["model"]["class_path"] == "inpaintlab.tasks.inpaint.InpaintModule"
@@ -53,10 +54,46 @@ def test_smoke_fit_then_validate_the_saved_checkpoint(tmp_path, image_root):
     assert len(fit_psnr) == 1
 
     val_run = tmp_path / "validate"
-    args = [*smoke_args(image_root, val_run), "--ckpt_path", str(checkpoints / "best.ckpt")]
+    args = [*smoke_args(image_root, val_run), "--ckpt_path", str(run / "checkpoints" / "latest" / "best.ckpt")]
     assert cli.main(["validate", *args]) == 0
     val_psnr = [float(r["val/psnr_hole"]) for r in read_metrics(val_run) if r.get("val/psnr_hole")]
     assert val_psnr == pytest.approx(fit_psnr, rel=1e-6)  # the same weights give the same numbers
+    assert not (val_run / "checkpoints").exists()  # validate claims no run folder
+
+
+def test_a_second_fit_gets_its_own_folder_and_last_resumes_the_newest(tmp_path, image_root):
+    """Two fits of one recipe no longer leave best.ckpt beside best-v1.ckpt; --ckpt_path last
+    continues the newest run in its folder."""
+    run = tmp_path / "run"
+    base = run / "checkpoints"
+    assert cli.main(["fit", *smoke_args(image_root, run)]) == 0
+    first = (base / "version_0" / "best.ckpt").read_bytes()
+    assert cli.main(["fit", *smoke_args(image_root, run)]) == 0
+    assert sorted(p.name for p in base.iterdir()) == ["latest", "version_0", "version_1"]
+    for folder in ("version_0", "version_1"):
+        assert sorted(p.name for p in (base / folder).iterdir()) == ["best.ckpt", "config.yaml", "last.ckpt"]
+    assert (base / "version_0" / "best.ckpt").read_bytes() == first  # the first run is untouched
+    assert (base / "latest").resolve() == (base / "version_1").resolve()
+    epochs = torch.load(base / "version_1" / "last.ckpt", weights_only=True)["epoch"]
+    args = [*smoke_args(image_root, run), "--ckpt_path", "last", "--trainer.max_epochs", str(epochs + 2)]
+    assert cli.main(["fit", *args]) == 0
+    assert sorted(p.name for p in base.iterdir()) == ["latest", "version_0", "version_1"]
+    assert torch.load(base / "version_1" / "last.ckpt", weights_only=True)["epoch"] > epochs
+
+
+def test_run_folder_picks_the_version(tmp_path):
+    from inpaintlab.lightning_cli import run_folder
+
+    base = tmp_path / "ckpts"
+    assert run_folder(base, claim=False) == base / "version_0" and not base.exists()
+    assert run_folder(base) == base / "version_0" and (base / "version_0").is_dir()
+    assert run_folder(base) == base / "version_1" and (base / "latest").resolve() == (base / "version_1").resolve()
+    assert run_folder(base, "last") == base / "version_2"  # nothing to resume yet: a new run
+    (base / "version_0" / "last.ckpt").write_bytes(b"x")
+    assert run_folder(base, "last") == base / "version_0"
+    assert run_folder(base, str(base / "latest" / "x.ckpt")) == base / "version_2"  # latest -> version_2
+    assert run_folder(base, str(base / "version_1" / "last.ckpt")) == base / "version_1"
+    assert run_folder(base, str(tmp_path / "elsewhere.ckpt")) == base / "version_3"  # init from elsewhere: new run
 
 
 def test_the_smoke_recipe_runs_from_any_folder_without_data(tmp_path, monkeypatch):
@@ -119,7 +156,7 @@ def test_each_monet_recipe_starts_from_where_its_photo_recipe_writes(folder):
     for kind in ("center", "blocks", "region"):
         photo = yaml.safe_load((folder / f"photo-{kind}.yaml").read_text())
         monet = yaml.safe_load((folder / f"monet-{kind}.yaml").read_text())
-        expected = f"{photo['checkpoint']['dirpath'].rstrip('/')}/best.ckpt"
+        expected = f"{photo['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"  # the newest run
         assert monet["model"]["init_args"]["init_from"] == expected, kind
         assert monet["model"]["init_args"]["generator"] == photo["model"]["init_args"]["generator"], kind
 

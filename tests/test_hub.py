@@ -26,7 +26,9 @@ from inpaintlab.hub import (
     OfflineError,
     RegistryError,
     cache_dir,
+    cache_path,
     download_mirrors,
+    download_url,
     entry_to_yaml,
     fetch,
     get_entry,
@@ -36,8 +38,10 @@ from inpaintlab.hub import (
     local_file,
     parse_entry,
     parse_registry,
+    shipped_dir,
 )
 from inpaintlab.hub import cache as hub_cache
+from inpaintlab.hub import download as hub_download
 from inpaintlab.hub.export import export_checkpoint
 from inpaintlab.hub.weights import (
     ARCH_KEY,
@@ -144,8 +148,9 @@ FAST = {"retries": 2, "backoff": 0.0, "timeout": 5.0, "progress": False}
 
 # ---------------------------------------------------------------- registry
 def test_shipped_registry_is_a_symlink_with_schema_comment_and_verified_files(monkeypatch):
-    """Every shipped entry is real: its file lies in hub/ with the listed size and sha256, at most
-    16 MiB, its recipe config exists, and it loads offline and inpaints."""
+    """Every shipped entry is real: its file lies in the package (inpaintlab/hub/files/, package data)
+    with the listed size and sha256, at most 16 MiB, its recipe config exists, it lists no URL where
+    nothing is published, and it loads offline and inpaints."""
     from inpaintlab import load
     from inpaintlab.hub import sha256_file
 
@@ -160,9 +165,10 @@ def test_shipped_registry_is_a_symlink_with_schema_comment_and_verified_files(mo
     mask = torch.zeros(1, 1, 48, 40)
     mask[..., 10:22, 8:20] = 1
     for name, entry in registry.items():
-        path = REPO / "hub" / entry.file
+        path = REPO / "inpaintlab" / "hub" / "files" / entry.file
         assert path.is_file(), f"{name}: {path} is not shipped"
         assert path.stat().st_size == entry.bytes <= 16 * 2**20, name
+        assert entry.urls == (), f"{name}: lists a URL, but nothing is published anywhere yet"
         assert sha256_file(path) == entry.sha256, name
         assert (REPO / entry.recipe.config).is_file(), name
         if entry.task == "inpaint":
@@ -213,7 +219,7 @@ def test_registry_entries_written_before_presets_still_parse():
         ("arch", {"preset": "unet.tiny", "init": {}}, "field 'arch'"),
         ("resolution", "256", "field 'resolution'"),
         ("bytes", -1, "field 'bytes'"),
-        ("urls", [], "field 'urls': expected a list of one or more"),
+        ("urls", {"a": "https://x/y"}, "field 'urls': expected a list of http"),
         ("urls", ["ftp://x/y"], "field 'urls': expected http"),
         ("file", "weights.pt", "field 'file'.*safetensors only"),
         ("file", "../x.safetensors", "field 'file'"),
@@ -316,27 +322,107 @@ def test_404_is_not_retried_and_dead_mirror_falls_through_to_good_one(server, tm
         download_mirrors([dead_url(), missing], tmp_path / "x.safetensors", **FAST)
 
 
+def _no_retry(delay):
+    raise AssertionError(f"retried after {delay}s: this failure is not transient")
+
+
+def test_tls_failure_is_not_retried_and_says_so(server, tmp_path, monkeypatch):
+    """https:// on a plain-HTTP server fails the TLS handshake: an SSL error, reported at once."""
+    monkeypatch.setattr(hub_download.time, "sleep", _no_retry)
+    url = server.url.replace("http://", "https://") + "/w.safetensors"
+    with pytest.raises(DownloadError, match=r"TLS/SSL failure talking to 127\.0\.0\.1.*not retried.*CA certificates"):
+        download_url(url, tmp_path / "w.safetensors", **{**FAST, "retries": 3, "backoff": 5.0})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_host_is_not_retried(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_download.time, "sleep", _no_retry)
+    with pytest.raises(DownloadError, match=r"host name 'inpaintlab-hub\.invalid' does not resolve"):
+        download_url("http://inpaintlab-hub.invalid/w.safetensors", tmp_path / "w.safetensors", **FAST)
+
+
+def test_downloaded_file_gets_the_umask_mode_not_0600(server, tmp_path):
+    """A shared cache stays readable: the temporary file is created like any file (0666 & ~umask)."""
+    url = server.route("/w.safetensors", ("ok", PAYLOAD))
+    old = os.umask(0o022)
+    try:
+        dest = download_url(url, tmp_path / "w.safetensors", sha256=PAYLOAD_SHA, **FAST)
+    finally:
+        os.umask(old)
+    assert dest.stat().st_mode & 0o777 == 0o644
+
+
+def test_failed_download_is_one_file_not_found_error_naming_sources_and_fixes(server, monkeypatch):
+    monkeypatch.setattr(hub_cache, "shipped_dir", lambda: Path("/nonexistent"))
+    entry = make_entry(urls=[server.route("/gone.safetensors", ("status", 404)), dead_url()])
+    with pytest.raises(FileNotFoundError) as caught:
+        fetch(entry, **FAST)
+    message = str(caught.value)
+    assert isinstance(caught.value, DownloadError) and not isinstance(caught.value, RuntimeError)
+    for part in ("'tiny-test'", "cache ", "package /nonexistent", "HTTP 404", "Connection refused",
+                 "INPAINTLAB_HUB_URL", "inpaintlab download tiny-test", ".safetensors file"):  # fmt: skip
+        assert part in message, part
+    assert not cache_path(entry).exists()
+
+
+def test_entry_published_nowhere_and_not_shipped_names_the_fixes(monkeypatch):
+    monkeypatch.setattr(hub_cache, "shipped_dir", lambda: Path("/nonexistent"))
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    entry = parse_entry("tiny-test", entry_dict(urls=[]))
+    assert entry.urls == ()
+    with pytest.raises(DownloadError, match=r"not shipped with this installation and has no download URL.*INPAINTLAB_HUB_URL"):
+        fetch(entry)
+
+
 # ---------------------------------------------------------------- cache and sources
 def test_fetch_downloads_once_then_serves_the_verified_cache(server, monkeypatch):
     entry = make_entry(urls=[server.route("/tiny-test.safetensors", ("ok", PAYLOAD))])
     path = fetch(entry, **FAST)
-    assert path == cache_dir() / entry.file and path.read_bytes() == PAYLOAD
+    assert path == cache_dir() / PAYLOAD_SHA / entry.file and path.read_bytes() == PAYLOAD
     assert local_file(entry) == (path, "cache")
     assert fetch(entry, **FAST) == path
     assert server.hits["/tiny-test.safetensors"] == 1
 
 
-def test_corrupt_cache_file_is_deleted_with_clear_error(monkeypatch):
+def test_corrupt_cache_copy_is_removed_and_the_shipped_copy_used_in_the_same_call(tmp_path, monkeypatch):
+    """A damaged cache copy does not fail the load while the package ships a verified one."""
+    monkeypatch.setattr(hub_cache, "shipped_dir", lambda: tmp_path)
     entry = make_entry()
-    cached = cache_dir() / entry.file
+    (tmp_path / entry.file).write_bytes(PAYLOAD)
+    cached = cache_path(entry)
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(PAYLOAD[:-1] + b"\x00")
-    with pytest.raises(
-        ChecksumError,
-        match=rf"{entry.file} has .*sha256 [0-9a-f]{{64}}, expected .*{PAYLOAD_SHA}.*deleted.*run again",
+    with pytest.warns(UserWarning, match=rf"cached copy .*{entry.file}.* sha256 [0-9a-f]{{64}}, expected.*removed"):
+        assert fetch(entry, offline=True) == tmp_path / entry.file
+    assert not cached.exists()
+
+
+def test_corrupt_cache_copy_without_another_source_is_an_offline_error_saying_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_cache, "shipped_dir", lambda: tmp_path)
+    entry = make_entry()
+    cached = cache_path(entry)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(PAYLOAD[:100])
+    with pytest.warns(UserWarning, match="removed"), pytest.raises(
+        OfflineError, match=r"tiny-test.*not available offline.*truncated\) \(removed\).*package .*absent"
     ):
         fetch(entry, offline=True)
     assert not cached.exists()
+
+
+def test_two_versions_of_one_file_name_share_the_cache(server):
+    """Two registries (a newer version, two installs on one machine) with one file name: each version
+    is cached by content, the first load of each works and neither deletes the other's file."""
+    new = PAYLOAD[::-1]
+    old_entry = make_entry(urls=[server.route("/v1/tiny-test.safetensors", ("ok", PAYLOAD))])
+    new_entry = make_entry(
+        sha256=hashlib.sha256(new).hexdigest(), urls=[server.route("/v2/tiny-test.safetensors", ("ok", new))]
+    )
+    for _ in range(2):  # alternate: old, new, old, new
+        assert fetch(old_entry, **FAST).read_bytes() == PAYLOAD
+        assert fetch(new_entry, **FAST).read_bytes() == new
+    assert server.hits["/v1/tiny-test.safetensors"] == server.hits["/v2/tiny-test.safetensors"] == 1
+    assert cache_path(old_entry) != cache_path(new_entry) and cache_path(old_entry).name == entry_dict()["file"]
 
 
 def test_hub_url_env_is_tried_before_the_entry_mirrors(server, monkeypatch):
@@ -347,17 +433,19 @@ def test_hub_url_env_is_tried_before_the_entry_mirrors(server, monkeypatch):
     assert fetch(entry, **FAST).read_bytes() == PAYLOAD
 
 
-def test_repo_hub_folder_is_used_without_network_and_never_deleted(tmp_path, monkeypatch):
-    monkeypatch.setattr(hub_cache, "repo_hub_dir", lambda: tmp_path)
+def test_shipped_files_are_used_without_network_and_never_deleted(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_cache, "shipped_dir", lambda: tmp_path)
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     entry = make_entry()
     shipped = tmp_path / entry.file
     shipped.write_bytes(PAYLOAD)
-    assert fetch(entry) == shipped and local_file(entry) == (shipped, "repo")
+    assert fetch(entry) == shipped and local_file(entry) == (shipped, "package")
     shipped.write_bytes(PAYLOAD[::-1])
-    with pytest.raises(ChecksumError, match="git checkout -- hub/tiny-test.safetensors"):
-        fetch(entry)
-    assert shipped.exists()  # under version control: reported, not deleted
+    with pytest.warns(UserWarning, match="shipped file .* sha256 .*reinstall inpaintlab"), pytest.raises(
+        OfflineError, match="reinstall inpaintlab"
+    ):
+        fetch(entry, offline=True)
+    assert shipped.exists()  # part of the installation: reported, not deleted
     # a repository file of another size is another checkpoint under the same name (say, of a user's own
     # registry): it is skipped, not reported as corrupt, and the entry comes from the cache or network
     shipped.write_bytes(PAYLOAD + b"more")
@@ -366,8 +454,9 @@ def test_repo_hub_folder_is_used_without_network_and_never_deleted(tmp_path, mon
     assert local_file(entry) is None and shipped.exists()
 
 
-def test_real_repo_hub_dir_is_found_from_a_clone():
-    assert hub_cache.repo_hub_dir() == REPO / "hub"
+def test_shipped_files_live_inside_the_package():
+    assert shipped_dir() == REPO / "inpaintlab" / "hub" / "files"
+    assert {p.name for p in shipped_dir().glob("*.safetensors")} == {e.file for e in load_registry().values()}
 
 
 def _no_network(*args, **kwargs):
@@ -378,13 +467,13 @@ def test_offline_never_connects(monkeypatch):
     monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     monkeypatch.setattr(socket.socket, "connect", _no_network)
-    monkeypatch.setattr(hub_cache, "repo_hub_dir", lambda: None)
+    monkeypatch.setattr(hub_cache, "shipped_dir", lambda: Path("/nonexistent"))
     entry = make_entry()
     with pytest.raises(
         OfflineError, match=r"not available offline.*tiny-test\.safetensors.*Unset INPAINTLAB_OFFLINE"
     ):
         fetch(entry)
-    cached = cache_dir() / entry.file
+    cached = cache_path(entry)
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(PAYLOAD)
     assert fetch(entry) == cached
@@ -408,7 +497,9 @@ def test_concurrent_threads_download_once_and_leave_one_good_file(server):
     assert not errors and len(set(results)) == 1
     assert results[0].read_bytes() == PAYLOAD
     assert server.hits["/tiny-test.safetensors"] == 1
-    assert sorted(p.name for p in cache_dir().iterdir() if not p.name.endswith(".lock")) == [entry.file]
+    assert sorted(p.name for p in cache_path(entry).parent.iterdir() if not p.name.endswith(".lock")) == [
+        entry.file
+    ]
 
 
 def test_concurrent_processes_leave_one_good_file(server, tmp_path):
@@ -423,7 +514,7 @@ def test_concurrent_processes_leave_one_good_file(server, tmp_path):
     ]
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
-    assert outputs[0] == outputs[1] == str(cache_dir() / "tiny-test.safetensors")
+    assert outputs[0] == outputs[1] == str(cache_dir() / PAYLOAD_SHA / "tiny-test.safetensors")
     assert Path(outputs[0]).read_bytes() == PAYLOAD
     assert server.hits["/tiny-test.safetensors"] == 1
 
@@ -572,3 +663,54 @@ def test_export_writes_weights_and_a_valid_registry_snippet(tmp_path):
     assert entry.arch == read_arch(result.weights) and entry.metrics == {"val_psnr_hole": 20.0}
     with pytest.raises(ValueError, match="not a registry name.*--name"):
         export_checkpoint(ckpt, tmp_path / "out", "epoch=3-step=9")
+
+
+def test_export_never_overwrites_without_force(tmp_path):
+    """An existing file (a published checkpoint among them) is kept; --force replaces it."""
+    ckpt = _write_training_ckpt(tmp_path / "run.ckpt", _tiny_generator())
+    published = tmp_path / "files" / "photo-blocks.safetensors"
+    published.parent.mkdir()
+    published.write_bytes(PAYLOAD)
+    with pytest.raises(FileExistsError, match=r"would overwrite .*photo-blocks\.safetensors.*nothing was written.*--force"):
+        export_checkpoint(ckpt, published.parent, "photo-blocks", license="MIT", urls=[], recipe_data="d")
+    assert published.read_bytes() == PAYLOAD and not (published.parent / "photo-blocks.yaml").exists()
+    with pytest.warns(UserWarning, match="fill in"):
+        result = export_checkpoint(ckpt, published.parent, "photo-blocks", force=True)
+    assert result.weights == published and read_arch(published) is not None
+
+
+def test_export_defaults_to_the_run_folder_with_the_umask_mode(tmp_path):
+    run = tmp_path / "runs" / "x" / "version_0"
+    run.mkdir(parents=True)
+    ckpt = _write_training_ckpt(run / "best.ckpt", _tiny_generator())
+    old = os.umask(0o022)
+    try:
+        with pytest.warns(UserWarning, match="fill in"):
+            result = export_checkpoint(ckpt, name="monet-blocks")
+    finally:
+        os.umask(old)
+    assert result.weights == run / "monet-blocks.safetensors" and result.snippet_path == run / "monet-blocks.yaml"
+    assert result.weights.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in run.iterdir()) == ["best.ckpt", "monet-blocks.safetensors", "monet-blocks.yaml"]
+
+
+def test_exporting_the_same_checkpoint_twice_gives_the_same_sha256(tmp_path):
+    """safetensors keeps metadata in a hash map of random order; export writes the header sorted."""
+    ckpt = _write_training_ckpt(tmp_path / "run.ckpt", _tiny_generator(), metrics={"val_psnr_hole": 20.0})
+    digests = set()
+    for i in range(4):
+        with pytest.warns(UserWarning, match="fill in"):
+            result = export_checkpoint(ckpt, tmp_path / f"out{i}", "monet-blocks")
+        digests.add(result.sha256)
+        assert read_metadata(result.weights)["inpaintlab.name"] == "monet-blocks"
+        assert set(load_weights(result.weights)) == set(_tiny_generator().state_dict())
+    assert len(digests) == 1
+    code = (
+        "import sys; from inpaintlab.hub.export import export_checkpoint; import warnings; "
+        "warnings.simplefilter('ignore'); print(export_checkpoint(sys.argv[1], sys.argv[2], 'monet-blocks').sha256)"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code, str(ckpt), str(tmp_path / "subprocess")],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    ).stdout.strip()  # fmt: skip
+    assert digests == {other}

@@ -1,10 +1,17 @@
-"""inpaintlab.hub_cli.main: models, download, export, inpaint (files and folders)."""
+"""inpaintlab.hub_cli.main: models, download, export, inpaint, stylize (files and folders); the light
+dispatcher in inpaintlab.cli and what it imports."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import os
+import re
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +19,12 @@ import torch
 import yaml
 from PIL import Image
 
-from inpaintlab.hub import cache_dir, save_weights, sha256_file
+from inpaintlab import hub_cli
+from inpaintlab.hub import cache_dir, cache_path, get_entry, load_registry, save_weights, sha256_file, shipped_dir
 from inpaintlab.hub_cli import main
 from inpaintlab.models import create_generator
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -81,14 +91,39 @@ def test_models_on_an_empty_registry(tmp_path, monkeypatch, capsys):
 def test_models_and_download(served_registry, capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "photo-center" in out and "center" in out and "val_psnr_hole=19.25" in out
-    assert out.splitlines()[1].split()[5] == "no"  # not cached yet
+    assert "photo-center" in out and "center" in out and "psnr_hole=19.25" in out
+    assert out.splitlines()[1].split()[6] == "no"  # not cached yet
     assert main(["download", "all"]) == 0
-    cached = cache_dir() / "photo-center.safetensors"
+    cached = cache_dir() / served_registry["sha256"] / "photo-center.safetensors"
     assert sha256_file(cached) == served_registry["sha256"]
-    assert f"photo-center: {cached}" in capsys.readouterr().out
+    assert f"photo-center: {cached} (in the cache, sha256 verified)" in capsys.readouterr().out
     main(["models"])
-    assert capsys.readouterr().out.splitlines()[1].split()[5] == "cache"
+    assert capsys.readouterr().out.splitlines()[1].split()[6] == "cache"
+
+
+def test_models_table_of_the_shipped_registry_is_narrow_and_one_entry_shows_everything(capsys):
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "STYLE", "MASK", "PX", "SIZE", "LOCAL", "METRICS"]
+    table = lines[: len(load_registry()) + 1]
+    assert all(len(line) <= 100 for line in table), max(table, key=len)
+    monet = next(line for line in lines if line.startswith("monet-blocks "))
+    assert " package " in monet and " 64 " in monet and re.search(r" psnr_hole=\S+ ssim_hole=\S+ \(\+\d+\)$", monet)
+    assert main(["models", "monet-blocks"]) == 0
+    full = capsys.readouterr().out
+    assert "opencv_ns_ssim_hole" in full and f"# local: {shipped_dir() / 'monet-blocks.safetensors'} (package)" in full
+
+
+def test_download_all_of_the_shipped_registry_verifies_the_package_files(capsys):
+    """The README's promise: `download all` on a fresh install needs no network and reports where
+    each verified file is (the package's own), writing nothing to the cache."""
+    assert main(["download", "all"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    entries = load_registry()
+    assert len(out) == len(entries)
+    for line, entry in zip(out, entries.values()):
+        assert line == f"{entry.name}: {shipped_dir() / entry.file} (shipped in the package, sha256 verified)"
+    assert not cache_dir().exists() or not any(cache_dir().iterdir())
 
 
 def test_download_unknown_name_lists_known_names(served_registry, capsys):
@@ -101,6 +136,56 @@ def test_usage_errors_return_2_instead_of_exiting(capsys):
     assert main(["frobnicate"]) == 2
     assert main(["inpaint", "--model", "x"]) == 2
     assert "required" in capsys.readouterr().err
+
+
+def test_help_lists_every_command(capsys):
+    from inpaintlab import cli
+
+    assert main(["--help"]) == 0
+    assert "{models,download,export,inpaint,stylize}" in capsys.readouterr().out
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in (*cli.TRAINING_COMMANDS, *cli.HUB_COMMANDS):
+        assert re.search(rf"^  {command} ", out, re.M), command
+    assert cli.main([]) == 2 and cli.main(["frobnicate"]) == 2
+    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_a_bug_inside_a_command_keeps_its_traceback(monkeypatch):
+    """Only the registry lookup turns a KeyError into a one-line message; any other KeyError is a bug."""
+
+    def broken(args):
+        raise KeyError("x")
+
+    monkeypatch.setattr(hub_cli, "cmd_models", broken)
+    with pytest.raises(KeyError, match="x"):
+        main(["models"])
+
+
+HEAVY = ("lightning", "pytorch_lightning", "torch_fidelity", "kornia", "timm", "wandb", "torchvision")
+
+
+def _imported(code: str) -> dict:
+    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "INPAINTLAB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_models_and_inpaint_and_load_import_no_training_package(tmp_path):
+    """`inpaintlab models` imports not even torch; `load(...)` and `inpaint` import no Lightning,
+    torch-fidelity, kornia, timm or wandb (the training commands import them)."""
+    assert not _imported("from inpaintlab.cli import main; main(['models'])") & {*HEAVY, "torch"}
+    assert not _imported("import inpaintlab; inpaintlab.__version__") & {*HEAVY, "torch"}
+    assert not _imported("from inpaintlab import load") & set(HEAVY)
+    image, mask = _picture_and_mask(tmp_path, "in")
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    args = ["inpaint", "--model", "monet-blocks", "--image", str(tmp_path / "in.png"), "--mask",
+            str(tmp_path / "mask.png"), "--output", str(tmp_path / "out.png"), "--device", "cpu"]  # fmt: skip
+    modules = _imported(f"from inpaintlab.cli import main; assert main({args!r}) == 0")
+    assert "torch" in modules and not modules & set(HEAVY)
+    modules = _imported("from inpaintlab import load; load('monet-blocks', device='cpu')")
+    assert not modules & set(HEAVY)
 
 
 def test_export_prints_the_snippet(tmp_path, capsys):
@@ -124,8 +209,37 @@ def test_export_prints_the_snippet(tmp_path, capsys):
     weights = tmp_path / "hub" / "photo-region.safetensors"
     out = capsys.readouterr().out
     assert f"sha256 {sha256_file(weights)}" in out and "photo-region:" in out
+    assert "the registry already has 'photo-region'" in out  # a different checkpoint than the published one
     snippet = yaml.safe_load((tmp_path / "hub" / "photo-region.yaml").read_text())["photo-region"]
     assert snippet["bytes"] == weights.stat().st_size and snippet["mask"] == "region"
+
+
+def test_export_under_a_published_name_leaves_the_published_file_alone(tmp_path, capsys):
+    """The issue's case: `export RUN.ckpt --name photo-blocks` once replaced the shipped file."""
+    model = create_generator("unet.tiny")
+    ckpt = {
+        "state_dict": {f"generator.{k}": v for k, v in model.state_dict().items()},
+        "inpaintlab": {"generator_arch": {"class": "UNetGenerator", "init": model.init_args}, "image_size": 32,
+                       "mask_kind": "blocks", "style": "photo"},
+    }  # fmt: skip
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(ckpt, run / "best.ckpt")
+    shipped = shipped_dir() / "photo-blocks.safetensors"
+    before = sha256_file(shipped)
+    with pytest.warns(UserWarning, match="fill in"):
+        assert main(["export", str(run / "best.ckpt"), "--name", "photo-blocks"]) == 0
+    assert sha256_file(shipped) == before == get_entry("photo-blocks").sha256
+    assert (run / "photo-blocks.safetensors").is_file()  # the default output folder: the run's
+    capsys.readouterr()
+    # a folder that already holds the name (here a copy of the published file): refused, unchanged
+    published = tmp_path / "files"
+    published.mkdir()
+    (published / "photo-blocks.safetensors").write_bytes(shipped.read_bytes())
+    assert main(["export", str(run / "best.ckpt"), "--name", "photo-blocks", "--out", str(published)]) == 1
+    err = capsys.readouterr().err
+    assert "would overwrite" in err and "--force" in err and "Traceback" not in err
+    assert sha256_file(published / "photo-blocks.safetensors") == before
 
 
 def _picture_and_mask(folder, stem, size=(40, 30)):
@@ -245,3 +359,41 @@ def test_inpaint_auto_with_the_shipped_checkpoints(tmp_path, capsys):
     assert "(monet-" in capsys.readouterr().out  # the style classifier calls the painting Monet
     filled, original = np.array(Image.open(out)), np.array(Image.open(painting).convert("RGB"))
     assert np.array_equal(filled[hole == 0], original[hole == 0])
+
+
+def test_output_without_extension_says_how_to_fix_it(tmp_path, generator_file, capsys):
+    _, mask = _picture_and_mask(tmp_path, "in")
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    args = ["inpaint", "--model", str(generator_file[0]), "--image", str(tmp_path / "in.png"),
+            "--mask", str(tmp_path / "mask.png"), "--output", str(tmp_path / "out" / "noext")]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "has no file extension" in err and "noext.png" in err and not (tmp_path / "out").exists()
+
+
+def test_stylize_without_a_published_photo2monet_says_how_to_train_one(tmp_path, capsys):
+    _picture_and_mask(tmp_path, "in")
+    assert main(["stylize", "--image", str(tmp_path / "in.png"), "--output", str(tmp_path / "o.png")]) == 1
+    err = capsys.readouterr().err
+    assert "no 'photo2monet' checkpoint is published yet" in err
+    assert "inpaintlab fit -c examples/configs/cyclegan-monet.yaml" in err and "inpaintlab export" in err
+
+
+def test_auto_folder_prints_the_count_per_model(tmp_path, capsys):
+    """Each picture is routed on its own; the summary counts the pictures per checkpoint."""
+    painting = Image.open(REPO / "examples" / "assets" / "monet.jpg").convert("RGB").resize((128, 128))
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    center = np.zeros((128, 128), np.uint8)
+    center[32:96, 32:96] = 255
+    blocks = np.zeros((128, 128), np.uint8)
+    for top, left in ((8, 10), (70, 90), (100, 20), (20, 100)):
+        blocks[top : top + 14, left : left + 14] = 255
+    for stem, mask in (("a", center), ("b", blocks), ("c", blocks)):
+        painting.save(tmp_path / "images" / f"{stem}.png")
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{stem}.png")
+    args = ["inpaint", "--model", "auto", "--image", str(tmp_path / "images"), "--mask", str(tmp_path / "masks"),
+            "--output", str(tmp_path / "out"), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"wrote 3 pictures to {tmp_path / 'out'} (monet-blocks: 2, monet-center: 1)"

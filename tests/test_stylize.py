@@ -212,6 +212,7 @@ def test_cli_fits_the_cpu_recipe_on_small_images_then_stylizes_a_folder(tmp_path
         "--trainer.max_time", "null", "--checkpoint.dirpath", str(run),
     ]  # fmt: skip
     assert cli.main(args) == 0
+    run = run / "latest"  # the fit's own folder, <dirpath>/version_0
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["model"]["class_path"] == "inpaintlab.tasks.stylize.StylizeModule"
     assert saved["checkpoint"]["monitor"] is None  # the CPU recipe has FID off: best.ckpt is the last epoch

@@ -93,11 +93,13 @@ class AutoInpainter:
             self.inpainters[name] = self.loader(name)
         return self.inpainters[name]
 
-    def __call__(self, image: Any, mask: Any, *, dilate: int = 0, strategy: str | None = None) -> Any:
+    def __call__(
+        self, image: Any, mask: Any, *, dilate: int = 0, threshold: float | None = None, strategy: str | None = None
+    ) -> Any:
         """Like :meth:`Inpainter.__call__`; each picture goes to its own checkpoint (:attr:`last_models`)."""
         if strategy is not None:
             check_strategy(strategy)
-        pictures, hole = prepare(image, mask, dilate)
+        pictures, hole = prepare(image, mask, dilate, threshold)
         fills, self.last_models = [], []
         for index in range(hole.shape[0]):
             if not hole[index].numpy().any():

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
+from inpaintlab.api.io import Fill, PictureBatch, check_hole, to_hole, to_picture_batch
 from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_input, window_values
 from inpaintlab.hub.registry import CheckpointEntry
 
@@ -84,22 +84,26 @@ class Inpainter:
     def __repr__(self) -> str:
         return f"Inpainter(name={self.name!r}, resolution={self.resolution}, device={str(self.device)!r})"
 
-    def __call__(self, image: Any, mask: Any, *, dilate: int = 0, strategy: str | None = None) -> Any:
+    def __call__(
+        self, image: Any, mask: Any, *, dilate: int = 0, threshold: float | None = None, strategy: str | None = None
+    ) -> Any:
         """Inpaint the hole of ``image``; returns the same type, size and dtype.
 
         Args:
             image: PIL image; numpy HxW / HxWxC (uint8, uint16 or float in [0,1]); tensor (C,H,W) or
                 (N,C,H,W) (uint8 or float in [0,1]). C = 1 (gray), 2 (gray+alpha), 3, 4 (RGBA).
-            mask: PIL image, numpy HxW (nonzero = hole) or tensor (H,W)/(1,H,W)/(N,1,H,W); floats
-                are thresholded at 0.5, integers and bools at nonzero.
+            mask: PIL image (any mode), numpy HxW / HxWxC or tensor (H,W)/(1,H,W)/(N,1,H,W);
+                nonzero = hole for every type (an RGBA / LA mask with empty colour: its alpha), see
+                :func:`inpaintlab.api.io.to_hole`.
             dilate: grow the hole by this many pixels first (hand-drawn masks are often tight).
+            threshold: hole = mask value > threshold, in the mask's own units (default: nonzero).
             strategy: this call's inference strategy (default: the inpainter's ``strategy``).
 
         Known pixels of the result are bit-identical to the input; alpha is copied unchanged; an
-        empty mask returns an unchanged copy.
+        empty mask returns an unchanged copy; a mask covering a whole picture is a ``ValueError``.
         """
         strategy = self.strategy if strategy is None else check_strategy(strategy)
-        pictures, hole = prepare(image, mask, dilate)
+        pictures, hole = prepare(image, mask, dilate, threshold)
         return pictures.restore(self.fill(pictures, hole, strategy=strategy))
 
     def plan(self, hole: Tensor, indices=None, strategy: str | None = None) -> list[Window]:
@@ -160,16 +164,37 @@ class Inpainter:
         ]
 
 
-def prepare(image: Any, mask: Any, dilate: int = 0) -> tuple[PictureBatch, Tensor]:
+def prepare(
+    image: Any, mask: Any, dilate: int = 0, threshold: float | None = None
+) -> tuple[PictureBatch, Tensor]:
     """Validate and convert a user's picture and mask: (:class:`PictureBatch`, hole (N,1,H,W) bool)."""
     if isinstance(dilate, bool) or not isinstance(dilate, int) or dilate < 0:
         raise ValueError(f"dilate must be an int >= 0 (pixels), got {dilate!r}")
     pictures = to_picture_batch(image)
     device = image.device if isinstance(image, Tensor) else None
-    hole = to_hole(mask, pictures.shape, device=device)
+    hole = to_hole(mask, pictures.shape, device=device, threshold=threshold)
     if dilate:
         hole = torch.stack([dilate_hole(h[0], dilate) for h in hole])[:, None]
+        check_hole(hole)
     return pictures, hole
+
+
+def check_name_or_path(name_or_path: Any) -> None:
+    """``TypeError`` / ``ValueError`` with the fix for what ``load()`` cannot take: None, non-strings, URLs."""
+    if isinstance(name_or_path, os.PathLike):
+        return
+    if not isinstance(name_or_path, str):
+        raise TypeError(
+            "name_or_path must be a registry name (`inpaintlab models` lists them), 'auto', or the path "
+            f"of a .safetensors / .ckpt file, got {type(name_or_path).__name__}"
+        )
+    if "://" in name_or_path:
+        raise ValueError(
+            f"load() takes a registry name or a local file, not the URL {name_or_path!r}; download the "
+            "file first (or set INPAINTLAB_HUB_URL to a server that serves the registry's files)"
+        )
+    if not name_or_path.strip():
+        raise ValueError("name_or_path is empty; give a registry name (`inpaintlab models`) or a file path")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -7,13 +7,22 @@ ever sees float RGB crops in [0,1]; :meth:`PictureBatch.restore` writes the fill
 the original data **inside the hole only**, so every known pixel of the output is bit-identical to
 the input. Grayscale pictures are run as RGB and written back as luminance; an alpha channel is
 copied through untouched.
+
+A mask becomes a bool hole (:func:`to_hole`) by one rule for every type: **nonzero = hole**
+(``threshold=t``: value > t). A mask with colour channels is a hole wherever any colour channel is;
+an RGBA / LA mask with no colour at all (every colour value 0) but a drawn alpha channel is read from
+its alpha. A mask that covers the whole picture leaves nothing to inpaint from and is a ``ValueError``.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +34,13 @@ from torch import Tensor
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 _PIL_DIRECT = {"L", "LA", "RGB", "RGBA"}
 _NUMPY_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_FLOAT_TENSORS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_MASK_TENSORS = (
+    torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+    torch.uint16, torch.uint32, torch.uint64, *_FLOAT_TENSORS,
+)  # fmt: skip
+# what PIL raises on a damaged file besides OSError (truncated zlib streams, bad chunk tables, ...)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
 @dataclass
@@ -136,12 +152,13 @@ def _from_tensor(image: Tensor) -> PictureBatch:
         raise ValueError(f"image tensor is empty: shape {shape}")
     if image.dtype == torch.uint8:
         scale = 255.0
-    elif image.is_floating_point():
+    elif image.dtype in _FLOAT_TENSORS:
         _check_float_range(image, "image")
         scale = 1.0
     else:
         raise ValueError(
-            f"image tensor must be uint8 or float in [0,1], got dtype {image.dtype}; use image.float() / 255"
+            f"image tensor must be uint8 or float (16/32/64 bits) in [0,1], got dtype {image.dtype}; "
+            "use image.float() / 255"
         )
     batched = image.ndim == 4
     data = image if batched else image.unsqueeze(0)
@@ -191,7 +208,13 @@ def _from_pil(image: Image.Image) -> PictureBatch:
     elif mode == "1":
         work, back = image.convert("L"), lambda im: im.convert("1", dither=Image.Dither.NONE)
     elif mode in ("P", "PA"):  # returned as RGB(A): a palette cannot hold new colours
-        work, back = image.convert("RGBA" if mode == "PA" or "transparency" in image.info else "RGB"), None
+        work = image.convert("RGBA" if mode == "PA" or "transparency" in image.info else "RGB")
+        warnings.warn(
+            f"a palette ({mode}) image is inpainted and returned as {work.mode}: the palette cannot hold "
+            "the new colours; call .quantize() on the result to get a palette image back",
+            stacklevel=3,
+        )
+        back = None
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         warnings.warn(f"a {mode} image is inpainted and returned as RGB", stacklevel=3)
         work, back = image.convert("RGB"), None
@@ -222,31 +245,65 @@ def _check_float_range(tensor: Tensor, name: str) -> None:
         raise ValueError(f"float {name} values must be in [0,1], got range [{lo:g}, {hi:g}]{hint}")
 
 
-def to_hole(mask: Any, size: tuple[int, int, int], device: torch.device | None = None) -> Tensor:
-    """The hole as a bool tensor (N,1,H,W) on CPU; ``size`` is the pictures' (N, H, W).
-
-    Accepts PIL images (converted to L; nonzero = hole), numpy arrays and tensors of shape (H,W),
-    HxWxC (numpy; any channel nonzero), (1,H,W) or (N,1,H,W) (tensors). Floats are thresholded at
-    0.5, integers and bools at nonzero. A mask with N == 1 applies to every picture.
+def read_picture(path: str | os.PathLike, what: str = "image") -> Image.Image:
+    """Open and decode a picture file completely (what the CLI reads ``--image`` / ``--mask`` with).
 
     Raises:
-        ValueError: wrong shape, size mismatch, NaN, or (``device`` given) a tensor on another device.
+        FileNotFoundError: ``path`` does not exist or is not a file.
+        ValueError: not a picture PIL can decode (unknown format, truncated, damaged, too large);
+            the message names ``what`` and the path.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} {'is a folder' if path.is_dir() else 'does not exist'}")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{what} {path} is too large to decode safely: {err}") from None
+    except _DECODE_ERRORS as err:
+        raise ValueError(
+            f"{what} {path} is not a readable picture ({type(err).__name__}: {err}); "
+            "give a PNG, JPEG, WebP, TIFF or BMP file"
+        ) from None
+
+
+def to_hole(
+    mask: Any,
+    size: tuple[int, int, int],
+    device: torch.device | None = None,
+    threshold: float | None = None,
+) -> Tensor:
+    """The hole as a bool tensor (N,1,H,W) on CPU; ``size`` is the pictures' (N, H, W).
+
+    One rule for every type: **nonzero = hole**, or with ``threshold`` set, value > ``threshold``
+    (in the mask's own units: 127 for a 0-255 mask, 0.5 for a float mask). Accepts PIL images of any
+    mode, numpy arrays (HxW or HxWxC) and tensors ((H,W), (1,H,W) or (N,1,H,W)) of bool, integer or
+    float values. With colour channels (RGB, RGBA, LA, HxWx3, ...) a pixel is a hole where any colour
+    channel is; an RGBA / LA mask whose colour is empty (all 0) but whose alpha is not uniform is read
+    from its alpha (masks drawn on a transparent layer). A mask with N == 1 applies to every picture.
+
+    Raises:
+        ValueError: wrong shape, size mismatch, NaN, unsupported dtype, a mask covering a whole
+            picture, or (``device`` given) a tensor on another device.
+        TypeError: a mask or threshold of another type.
+    """
+    threshold = _check_threshold(threshold)
     n, h, w = size
     if isinstance(mask, Image.Image):
-        mask = np.asarray(mask if mask.mode in ("1", "L", "I", "F", "I;16") else mask.convert("L"))
+        mask = _pil_mask_values(mask)
     if isinstance(mask, np.ndarray):
-        if mask.ndim == 3 and 1 <= mask.shape[2] <= 4:
-            mask = mask.any(axis=2) if mask.dtype == bool else mask.max(axis=2)
-        if mask.ndim != 2:
-            raise ValueError(f"mask array must be HxW (or HxWxC), got shape {mask.shape}")
         if mask.dtype.kind not in "biuf":
             raise ValueError(f"mask array must be bool, integer or float, got dtype {mask.dtype}")
-        if mask.dtype.kind == "f":
-            if np.isnan(mask).any():
-                raise ValueError("mask contains NaN values; masks are 0 (known) / 1 (hole)")
-            mask = mask > 0.5
-        mask = torch.from_numpy(np.ascontiguousarray(mask != 0))[None, None]
+        if mask.ndim == 3 and 1 <= mask.shape[2] <= 4:
+            mask = _mask_channel(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"mask array must be HxW (or HxWxC, C = 1..4), got shape {mask.shape}")
+        if mask.dtype.kind == "f" and np.isnan(mask).any():
+            raise ValueError("mask contains NaN values; masks are 0 (known) / nonzero (hole)")
+        hole = mask != 0 if threshold is None else mask > threshold
+        hole = torch.from_numpy(np.ascontiguousarray(hole))[None, None]
     elif isinstance(mask, Tensor):
         if device is not None and mask.device != device:
             raise ValueError(f"mask is on {mask.device} but the image is on {device}; put both on one device")
@@ -256,27 +313,71 @@ def to_hole(mask: Any, size: tuple[int, int, int], device: torch.device | None =
             mask = mask[None]
         elif not (mask.ndim == 4 and mask.shape[1] == 1):
             raise ValueError(f"mask tensor must be (H,W), (1,H,W) or (N,1,H,W), got {tuple(mask.shape)}")
+        if mask.dtype not in _MASK_TENSORS:
+            raise ValueError(f"mask tensor must be bool, integer or float, got dtype {mask.dtype}")
         mask = mask.detach().cpu()
+        if mask.is_floating_point() and torch.isnan(mask).any():
+            raise ValueError("mask contains NaN values; masks are 0 (known) / nonzero (hole)")
+        if threshold is None:
+            hole = mask if mask.dtype == torch.bool else mask != 0
+        else:
+            hole = (mask.to(torch.uint8) if mask.dtype == torch.bool else mask) > threshold
     else:
         raise TypeError(
             f"mask must be a PIL.Image, a numpy array or a torch.Tensor, got {type(mask).__name__}"
         )
 
-    if tuple(mask.shape[-2:]) != (h, w):
+    if tuple(hole.shape[-2:]) != (h, w):
         raise ValueError(
-            f"mask size {tuple(mask.shape[-2:])} (H,W) does not match the image size {(h, w)}; "
+            f"mask size {tuple(hole.shape[-2:])} (H,W) does not match the image size {(h, w)}; "
             "resize the mask with nearest-neighbour interpolation to the image size"
         )
-    if mask.shape[0] not in (1, n):
-        raise ValueError(f"mask has {mask.shape[0]} masks for {n} pictures; give one mask or one per picture")
-    if mask.dtype == torch.bool:
-        hole = mask
-    elif mask.is_floating_point():
-        if torch.isnan(mask).any():
-            raise ValueError("mask contains NaN values; masks are 0 (known) / 1 (hole)")
-        hole = mask > 0.5
-    elif mask.is_complex():
-        raise ValueError(f"mask must be bool, integer or float, got dtype {mask.dtype}")
-    else:
-        hole = mask != 0
-    return hole.expand(n, 1, h, w) if hole.shape[0] != n else hole
+    if hole.shape[0] not in (1, n):
+        raise ValueError(f"mask has {hole.shape[0]} masks for {n} pictures; give one mask or one per picture")
+    hole = hole.expand(n, 1, h, w) if hole.shape[0] != n else hole
+    check_hole(hole)
+    return hole
+
+
+def check_hole(hole: Tensor) -> None:
+    """``ValueError`` when a picture's hole (N,1,H,W) bool covers all of it: nothing to inpaint from."""
+    whole = hole.flatten(1).all(1)
+    if bool(whole.any()):
+        which = "the picture" if hole.shape[0] == 1 else f"picture(s) {whole.nonzero().flatten().tolist()}"
+        raise ValueError(
+            f"the mask covers all of {which}, so no known pixel is left to inpaint from; mark only the "
+            "pixels to fill as nonzero (is the mask inverted? known pixels must be 0), or pass threshold="
+        )
+
+
+def _check_threshold(threshold: Any) -> float | None:
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+        raise TypeError(f"threshold must be a number or None (nonzero = hole), got {type(threshold).__name__}")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    return float(threshold)
+
+
+def _pil_mask_values(mask: Image.Image) -> np.ndarray:
+    """A PIL mask as a numpy array, HxW or HxWxC (the channels are combined by :func:`_mask_channel`)."""
+    if mask.mode in ("P", "PA"):
+        mask = mask.convert("RGBA" if mask.mode == "PA" or "transparency" in mask.info else "RGB")
+    elif mask.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        mask = mask.convert("RGB")
+    elif mask.mode in ("La", "RGBa", "RGBX"):
+        mask = mask.convert("LA" if mask.mode == "La" else "RGBA" if mask.mode == "RGBa" else "RGB")
+    return np.asarray(mask)
+
+
+def _mask_channel(mask: np.ndarray) -> np.ndarray:
+    """HxWxC -> HxW: the colour channels' maximum; the alpha channel (C = 2 or 4) when the colour is
+    empty and the alpha is not uniform (a mask drawn on a transparent layer)."""
+    channels = mask.shape[2]
+    if channels in (2, 4):
+        colour, alpha = mask[..., : channels - 1], mask[..., channels - 1]
+        if not colour.any() and (alpha != alpha.flat[0]).any():
+            return alpha
+        mask = colour
+    return mask.max(axis=2) if mask.dtype != bool else mask.any(axis=2)

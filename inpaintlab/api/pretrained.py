@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from inpaintlab.api.auto import CLASSIFIER_NAME, AutoInpainter
-from inpaintlab.api.inpainter import Inpainter, resolve_device
+from inpaintlab.api.inpainter import Inpainter, check_name_or_path, resolve_device
 from inpaintlab.api.stylizer import Stylizer
 from inpaintlab.hub import cache, registry, weights
 from inpaintlab.hub.download import sha256_file
@@ -62,6 +62,7 @@ def open_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
     """
     from inpaintlab.models import TASK_OF_ROLE, arch_role, build_model, normalize_arch
 
+    check_name_or_path(name_or_path)
     path, text = Path(name_or_path), str(name_or_path)
     entry = None
     if path.suffix == ".ckpt":
@@ -166,10 +167,18 @@ def load(name_or_path: str | os.PathLike, device: str | torch.device | None = No
         **kwargs: passed to :class:`Inpainter` (``resolution``, ``strategy``, ``max_hole``, ``batch_size``, ...),
             :class:`Stylizer`, or for ``"auto"`` to :class:`~inpaintlab.api.auto.AutoInpainter`.
     """
+    check_name_or_path(name_or_path)
     if str(name_or_path) == "auto":
         return _auto(device, **kwargs)
     device = resolve_device(device)
     opened = open_model(name_or_path, device)
+    trained = (opened.entry.resolution if opened.entry else None) or opened.resolution
+    if kwargs.get("resolution") and trained and int(kwargs["resolution"]) != int(trained):
+        warnings.warn(
+            f"{str(name_or_path)!r} was trained at {trained} px but runs at resolution={kwargs['resolution']}: "
+            f"the fill is usually worse away from the training scale; leave resolution unset to use {trained}",
+            stacklevel=2,
+        )
     wrap = TASK_WRAPPERS.get(opened.task)
     if wrap is None:
         raise ValueError(

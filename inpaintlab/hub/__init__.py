@@ -1,7 +1,7 @@
 """The checkpoint hub: registry, verified download cache, safetensors weight files, export.
 
     >>> from inpaintlab.hub import list_models, get_entry, fetch
-    >>> path = fetch(get_entry("monet-blocks"))   # cache -> repo hub/ -> mirrors, sha256-checked
+    >>> path = fetch(get_entry("monet-blocks"))   # cache -> package files -> mirrors, sha256-checked
 
 Modules: ``registry`` (checkpoints.yaml -> CheckpointEntry), ``download`` (HTTP with retries and
 mirrors), ``cache`` (where files live, locking, offline mode), ``weights`` (safetensors with the
@@ -21,11 +21,13 @@ from inpaintlab.hub.cache import (
     OFFLINE_ENV,
     OfflineError,
     cache_dir,
+    cache_path,
     fetch,
+    file_problem,
     hub_urls,
     is_offline,
     local_file,
-    repo_hub_dir,
+    shipped_dir,
     verify_file,
 )
 from inpaintlab.hub.download import ChecksumError, DownloadError, download_mirrors, download_url, sha256_file
@@ -68,12 +70,14 @@ __all__ = [
     "Recipe",
     "RegistryError",
     "cache_dir",
+    "cache_path",
     "default_registry_path",
     "download_mirrors",
     "download_url",
     "entry_to_yaml",
     "export_checkpoint",
     "fetch",
+    "file_problem",
     "get_entry",
     "hub_urls",
     "is_offline",
@@ -87,9 +91,9 @@ __all__ = [
     "read_arch",
     "read_metadata",
     "read_training_checkpoint",
-    "repo_hub_dir",
     "save_weights",
     "sha256_file",
+    "shipped_dir",
     "verify_file",
 ]
 

@@ -1,27 +1,34 @@
 """Find a checkpoint file locally or fetch it into the cache, verified on every use.
 
-Sources, in order:
+Sources, in order (the first verified copy wins):
 
-1. the cache: ``$INPAINTLAB_CACHE`` (default ``~/.cache/inpaintlab``), file ``<cache>/<entry.file>``;
-2. the files the project ships in its own repository (``hub/`` next to the ``inpaintlab`` package
-   in a clone or an editable install), so a fresh clone works with no network;
+1. the cache, stored by content: ``<cache>/<sha256>/<entry.file>``, cache = ``$INPAINTLAB_CACHE``
+   (default ``~/.cache/inpaintlab``). Two versions of one file name (a newer registry, two installs
+   sharing one cache) live side by side, so loading one never touches the other;
+2. the files shipped inside the package (``inpaintlab/hub/files/``, package data of the wheel and the
+   same folder in a clone), so an installed package inpaints offline at once;
 3. the network: ``$INPAINTLAB_HUB_URL/<entry.file>`` when that variable is set, then the entry's
    ``urls`` (mirrors) in order. ``INPAINTLAB_OFFLINE=1`` skips this step entirely.
 
-The SHA-256 and size are checked every time a file is handed out. A bad cached file is deleted; a
-bad file in the repository is left alone (it is under version control) and reported. Downloads
-hold a per-file lock (``filelock``) so two processes never write the same cache file at once.
+The SHA-256 and size are checked every time a file is handed out. A cached copy whose content is not
+its address is removed with a warning and the next source is tried in the same call; a shipped file
+with the wrong content is reported with a warning (never deleted: it belongs to the installation) and
+the next source is tried. When no source has a verified copy, one :class:`FileNotFoundError`
+(:class:`OfflineError` or :class:`~inpaintlab.hub.download.DownloadError`) names every source tried
+and the fixes. Downloads hold a per-file lock (``filelock``) so two processes never write the same
+cache file at once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from inpaintlab.hub.download import ChecksumError, download_mirrors, sha256_file
+from inpaintlab.hub.download import ChecksumError, DownloadError, download_mirrors, sha256_file
 from inpaintlab.hub.registry import CheckpointEntry
 
 log = logging.getLogger(__name__)
@@ -30,11 +37,12 @@ CACHE_ENV = "INPAINTLAB_CACHE"
 OFFLINE_ENV = "INPAINTLAB_OFFLINE"
 HUB_URL_ENV = "INPAINTLAB_HUB_URL"
 LOCK_TIMEOUT_S = 30 * 60.0
+SHIPPED_DIR = Path(__file__).resolve().parent / "files"
 _LFS_POINTER = b"version https://git-lfs"
 
 
 class OfflineError(FileNotFoundError):
-    """Offline mode is on and the checkpoint file is not available locally."""
+    """Offline mode is on and no verified copy of the checkpoint file is available locally."""
 
 
 def cache_dir() -> Path:
@@ -42,17 +50,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "inpaintlab").expanduser()
 
 
+def cache_path(entry: CheckpointEntry) -> Path:
+    """Where the cache keeps the entry's file: ``<cache>/<sha256>/<file>`` (content-addressed)."""
+    return cache_dir() / entry.sha256 / entry.file
+
+
+def shipped_dir() -> Path:
+    """The folder of checkpoint files shipped inside the package (``inpaintlab/hub/files``)."""
+    return SHIPPED_DIR
+
+
 def is_offline() -> bool:
     """True when ``$INPAINTLAB_OFFLINE`` is set to 1/true/yes/on."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def repo_hub_dir() -> Path | None:
-    """The repository's ``hub/`` folder when running from a clone or editable install, else None."""
-    root = Path(__file__).resolve().parents[2]
-    hub = root / "hub"
-    # pyproject.toml marks a source tree: never mistake an unrelated site-packages/hub for ours
-    return hub if hub.is_dir() and (root / "pyproject.toml").is_file() else None
 
 
 def hub_urls(entry: CheckpointEntry) -> list[str]:
@@ -65,15 +75,23 @@ def hub_urls(entry: CheckpointEntry) -> list[str]:
     return urls
 
 
+def file_problem(path: Path, sha256: str, size: int | None = None) -> str | None:
+    """None when ``path`` has this size and SHA-256, else what is wrong with it (for messages)."""
+    actual_size = path.stat().st_size
+    if size is not None and actual_size != size:
+        problem = f"has {actual_size} bytes, expected {size}"
+        return problem + " (truncated)" if actual_size < size else problem
+    actual = sha256_file(path)
+    if actual != sha256:
+        return f"has sha256 {actual}, expected {sha256}"
+    return None
+
+
 def verify_file(path: Path, sha256: str, size: int | None = None, *, delete: bool, fix: str) -> None:
     """Check a file's size and SHA-256; on a mismatch delete it (if ``delete``), raise ``ChecksumError``."""
-    actual_size = path.stat().st_size
-    actual = sha256_file(path)
-    if actual == sha256 and (size is None or actual_size == size):
+    problem = file_problem(path, sha256, size)
+    if problem is None:
         return
-    problem = f"has {actual_size} bytes and sha256 {actual}, expected {size} bytes and sha256 {sha256}"
-    if size is not None and actual_size < size:
-        problem += " (truncated)"
     if delete:
         path.unlink(missing_ok=True)
         fix = f"it was deleted; {fix}"
@@ -86,17 +104,53 @@ def _is_lfs_pointer(path: Path) -> bool:
 
 
 def local_file(entry: CheckpointEntry) -> tuple[Path, str] | None:
-    """Where the entry's file already is, without hashing: ``(path, "cache" | "repo")`` or None.
+    """Where the entry's file already is, without hashing: ``(path, "cache" | "package")`` or None.
 
     Only the size is compared; :func:`fetch` does the full check.
     """
-    cached = cache_dir() / entry.file
-    if cached.is_file() and cached.stat().st_size == entry.bytes:
-        return cached, "cache"
-    hub = repo_hub_dir()
-    if hub is not None and (hub / entry.file).is_file() and (hub / entry.file).stat().st_size == entry.bytes:
-        return hub / entry.file, "repo"
+    for path, where in ((cache_path(entry), "cache"), (shipped_dir() / entry.file, "package")):
+        if path.is_file() and path.stat().st_size == entry.bytes:
+            return path, where
     return None
+
+
+def _check_cached(path: Path, entry: CheckpointEntry, tried: list[str]) -> bool:
+    """True if the cached copy is good; a bad one is removed (with a warning) and noted in ``tried``."""
+    if not path.is_file():
+        tried.append(f"cache {path}: absent")
+        return False
+    problem = file_problem(path, entry.sha256, entry.bytes)
+    if problem is None:
+        return True
+    path.unlink(missing_ok=True)
+    warnings.warn(
+        f"the cached copy {path} of {entry.name!r} {problem}; it was removed, trying the next source",
+        stacklevel=3,
+    )
+    tried.append(f"cache {path}: {problem} (removed)")
+    return False
+
+
+def _check_shipped(path: Path, entry: CheckpointEntry, tried: list[str]) -> bool:
+    """True if the package ships a verified copy; problems are warned about and noted in ``tried``."""
+    if not path.is_file():
+        tried.append(f"package {path}: absent")
+        return False
+    if _is_lfs_pointer(path):
+        problem = "is a Git LFS pointer, not the weights (run `git lfs pull`)"
+    elif path.stat().st_size != entry.bytes:
+        # another checkpoint under the same file name (e.g. an entry of $INPAINTLAB_REGISTRY): not ours
+        log.info("%s is another checkpoint than %r (size differs); trying the next source", path, entry.name)
+        tried.append(f"package {path}: another checkpoint of that name ({path.stat().st_size} bytes)")
+        return False
+    else:
+        problem = file_problem(path, entry.sha256, entry.bytes)
+        if problem is None:
+            return True
+        problem += " (damaged: reinstall inpaintlab, or `git checkout` it in a clone)"
+    warnings.warn(f"the shipped file {path} {problem}; trying the next source", stacklevel=3)
+    tried.append(f"package {path}: {problem}")
+    return False
 
 
 def fetch(
@@ -116,53 +170,42 @@ def fetch(
         progress, timeout, retries, backoff: passed to the downloader.
 
     Raises:
-        ChecksumError: a local or downloaded file has the wrong size/hash (message says what to do).
-        OfflineError: offline and the file is in neither the cache nor the repository.
-        DownloadError: every URL failed.
+        OfflineError: offline and no verified copy in the cache or the package (a ``FileNotFoundError``).
+        DownloadError: no verified copy locally and every URL failed or there is none (a
+            ``FileNotFoundError``); the message lists every source tried and the fixes.
+        TimeoutError: another process held the download lock for too long.
     """
     offline = is_offline() if offline is None else offline
-    cached = cache_dir() / entry.file
-    if cached.is_file():
-        verify_file(cached, entry.sha256, entry.bytes, delete=True, fix="run again to download a fresh copy")
+    cached = cache_path(entry)
+    tried: list[str] = []
+    if _check_cached(cached, entry, tried):
         return cached
-    hub = repo_hub_dir()
-    if hub is not None and (hub / entry.file).is_file():
-        shipped = hub / entry.file
-        if _is_lfs_pointer(shipped):
-            log.warning(
-                "%s is a Git LFS pointer, not the weights (run `git lfs pull`); trying the cache/network",
-                shipped,
-            )
-        elif shipped.stat().st_size != entry.bytes:
-            # another checkpoint under the same file name (e.g. an entry of $INPAINTLAB_REGISTRY): not ours
-            log.info("%s is another checkpoint than %r (size differs); trying the network", shipped, entry.name)
-        else:
-            verify_file(
-                shipped,
-                entry.sha256,
-                entry.bytes,
-                delete=False,
-                fix=f"restore it with `git checkout -- hub/{entry.file}` (or `git lfs pull`), "
-                "or delete it to download",
-            )
-            return shipped
+    if _check_shipped(shipped_dir() / entry.file, entry, tried):
+        return shipped_dir() / entry.file
+    fixes = (
+        f"set {HUB_URL_ENV} to a server that has {entry.file}, run `inpaintlab download {entry.name}` "
+        f"where there is network, or pass load() the path of a .safetensors file"
+    )
     if offline:
-        places = [str(cached)] + ([str(hub / entry.file)] if hub is not None else [])
         raise OfflineError(
-            f"checkpoint {entry.name!r} is not available offline: {entry.file} is not in "
-            f"{' or '.join(places)}. Unset {OFFLINE_ENV} to download it, or copy the file to {cached}"
+            f"checkpoint {entry.name!r} is not available offline ({OFFLINE_ENV} is on); tried "
+            + "; ".join(tried)
+            + f". Unset {OFFLINE_ENV} to download it, copy a verified {entry.file} to {cached}, or {fixes}"
+        )
+    urls = hub_urls(entry)
+    if not urls:
+        raise DownloadError(
+            f"checkpoint {entry.name!r} is not shipped with this installation and has no download URL; "
+            "tried " + "; ".join(tried) + f". To get it: {fixes}"
         )
     cached.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(cached) + ".lock", timeout=LOCK_TIMEOUT_S)
     try:
         with lock:
-            if cached.is_file():  # another process finished the download while we waited
-                verify_file(
-                    cached, entry.sha256, entry.bytes, delete=True, fix="run again to download a fresh copy"
-                )
-                return cached
+            if cached.is_file() and file_problem(cached, entry.sha256, entry.bytes) is None:
+                return cached  # another process finished the download while we waited
             return download_mirrors(
-                hub_urls(entry),
+                urls,
                 cached,
                 sha256=entry.sha256,
                 size=entry.bytes,
@@ -175,4 +218,9 @@ def fetch(
         raise TimeoutError(
             f"waited {LOCK_TIMEOUT_S:.0f}s for another process downloading {entry.file} "
             f"(lock {lock.lock_file}); if no other process is running, delete the lock file and try again"
+        ) from None
+    except (DownloadError, ChecksumError) as err:
+        raise DownloadError(
+            f"could not get checkpoint {entry.name!r}: tried " + "; ".join(tried) + f"; then {err}. To get it: "
+            f"check the network or {fixes}"
         ) from None

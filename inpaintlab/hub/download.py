@@ -1,8 +1,11 @@
 """HTTP(S) download of one file: timeout, retries with backoff, mirrors, progress bar, SHA-256 check.
 
-Every download streams into a temporary file in the destination's directory, is hashed while it
-streams, and is renamed into place (``os.replace``) only once its size and hash are right, so a
-reader never sees a half-written or wrong file. Only the standard library (``urllib``) talks HTTP.
+Every download streams into a temporary file in the destination's directory (created with the
+umask's ordinary mode, like any other file the user writes), is hashed while it streams, fsync'd and
+renamed into place (``os.replace``) only once its size and hash are right, so a reader never sees a
+half-written or wrong file. Server errors, timeouts and cut-off transfers are retried; a wrong file,
+an HTTP 4xx, an unknown host name and a TLS/SSL failure (a certificate problem does not go away by
+itself) fail at once. Only the standard library (``urllib``) talks HTTP.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import hashlib
 import http.client
 import logging
 import os
+import secrets
+import socket
+import ssl
 import sys
-import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +33,8 @@ _CHUNK = 1 << 20
 _TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 
 
-class DownloadError(RuntimeError):
-    """A file could not be downloaded from any of its URLs."""
+class DownloadError(FileNotFoundError):
+    """A file could not be downloaded from any of its URLs (a ``FileNotFoundError``: no source has it)."""
 
 
 class ChecksumError(ValueError):
@@ -39,13 +45,25 @@ class _Transient(Exception):
     """A failure worth retrying on the same URL (server error, timeout, cut-off transfer)."""
 
 
-def sha256_file(path: str | os.PathLike, chunk_size: int = _CHUNK) -> str:
-    """Hex SHA-256 of a file, read in chunks (bounded memory)."""
-    digest = hashlib.sha256()
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file (``hashlib.file_digest``: bounded memory)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def create_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new, empty temporary file ``<folder>/.<name>.<random>.part``: (fd, path).
+
+    Unlike ``tempfile.mkstemp`` (always 0600), the file gets the mode any file the user creates gets
+    (0666 minus the umask), so a cache or export shared by a group stays readable after the rename.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        path = folder / f".{name}.{secrets.token_hex(6)}.part"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
 
 
 def download_url(
@@ -67,8 +85,9 @@ def download_url(
         sha256: expected hex SHA-256 (checked before the file is renamed into place).
         size: expected size in bytes.
         timeout: socket timeout per attempt, seconds.
-        retries: extra attempts after the first for server errors (5xx, 429), timeouts and
-            cut-off transfers; wrong content and 4xx errors are not retried.
+        retries: extra attempts after the first for server errors (5xx, 429), timeouts, refused or
+            reset connections and cut-off transfers; wrong content, 4xx errors, unknown host names
+            and TLS/SSL failures are not retried.
         backoff: sleep ``backoff * 2**attempt`` seconds before each retry.
         progress: show a tqdm progress bar on stderr.
 
@@ -100,11 +119,22 @@ def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> 
         if err.code in _TRANSIENT_HTTP:
             raise _Transient() from err
         raise DownloadError(f"{url} answered HTTP {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:  # refused, DNS, timeout
+    except (urllib.error.URLError, OSError) as err:  # refused, DNS, TLS, timeout
+        reason = err.reason if isinstance(err, urllib.error.URLError) else err
+        if isinstance(reason, ssl.SSLError):
+            raise DownloadError(
+                f"TLS/SSL failure talking to {urllib.parse.urlsplit(url).netloc} ({reason}); not retried: "
+                "check the URL (https:// on a plain-HTTP server?), the system's CA certificates "
+                "(SSL_CERT_FILE) or a proxy that intercepts TLS"
+            ) from None
+        if isinstance(reason, socket.gaierror):
+            raise DownloadError(
+                f"{url}: the host name {urllib.parse.urlsplit(url).hostname!r} does not resolve ({reason}); "
+                "check the URL and the network"
+            ) from None
         raise _Transient() from err
 
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    fd, tmp = create_temp(dest.parent, dest.name)
     try:
         with response, os.fdopen(fd, "wb") as out:
             announced = response.headers.get("Content-Length")
@@ -128,6 +158,8 @@ def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> 
                         bar.update(len(block))
                 except (http.client.IncompleteRead, OSError) as err:  # cut off, reset, timed out
                     raise _Transient() from err
+            out.flush()
+            os.fsync(out.fileno())
         if announced and announced.isdigit() and received != int(announced):
             raise _Transient() from ConnectionError(f"transfer cut off: got {received} of {announced} bytes")
         actual = digest.hexdigest()
@@ -164,7 +196,7 @@ def download_mirrors(
     if not urls:
         raise DownloadError(f"no URL to download {Path(dest).name} from; add urls to its registry entry")
     failures: list[tuple[str, Exception]] = []
-    for url in urls:
+    for number, url in enumerate(urls, 1):
         try:
             return download_url(
                 url,
@@ -177,7 +209,8 @@ def download_mirrors(
                 progress=progress,
             )
         except (DownloadError, ChecksumError) as err:
-            log.warning("mirror failed for %s: %s", Path(dest).name, err)
+            if number < len(urls):  # the last failure is in the error raised below
+                log.warning("mirror failed for %s, trying the next: %s", Path(dest).name, err)
             failures.append((url, err))
     if len(failures) == 1:
         raise failures[0][1]

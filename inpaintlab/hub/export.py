@@ -1,7 +1,15 @@
-"""Turn a training checkpoint into a hub weights file plus a registry entry snippet."""
+"""Turn a training checkpoint into a hub weights file plus a registry entry snippet.
+
+Nothing is overwritten: an existing weights file or snippet (a published checkpoint of the package
+among them) is an error unless ``force=True`` (``inpaintlab export --force``), and the files are
+written to a temporary file, fsync'd and linked into place, so a crash leaves no half-written file.
+The same training checkpoint always exports to the same bytes (the safetensors header is written in
+a fixed order), so its sha256 is reproducible.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
@@ -12,7 +20,7 @@ from typing import Any
 import yaml
 
 from inpaintlab.hub.cache import HUB_URL_ENV
-from inpaintlab.hub.download import sha256_file
+from inpaintlab.hub.download import create_temp, sha256_file
 from inpaintlab.hub.registry import NAME_PATTERN
 from inpaintlab.hub.weights import load_training_checkpoint, save_weights
 
@@ -32,9 +40,10 @@ class ExportResult:
 
 def export_checkpoint(
     ckpt_path: str | os.PathLike,
-    out_dir: str | os.PathLike = "hub",
+    out_dir: str | os.PathLike | None = None,
     name: str | None = None,
     *,
+    force: bool = False,
     urls: list[str] | None = None,
     description: str | None = None,
     license: str | None = None,
@@ -43,11 +52,17 @@ def export_checkpoint(
 ) -> ExportResult:
     """Write ``<out_dir>/<name>.safetensors`` and ``<out_dir>/<name>.yaml`` (a registry entry).
 
+    ``out_dir`` defaults to the checkpoint's own folder (the run's). An existing file of either name
+    is never replaced unless ``force`` (``FileExistsError`` otherwise, before anything is written).
     The weights are the generator's (the EMA copy when the checkpoint has one), with the
     architecture JSON in the safetensors metadata. The snippet carries the real sha256 and size;
     fields the checkpoint cannot know (description, licence, recipe, URLs) come from the arguments,
     ``urls`` defaulting to ``$INPAINTLAB_HUB_URL/<file>``, and are ``TODO`` otherwise (a warning
     lists them). Paste the snippet under ``checkpoints:`` in ``checkpoints.yaml``.
+
+    Raises:
+        FileExistsError: a weights file or snippet of that name exists and ``force`` is False.
+        FileNotFoundError, ValueError: the checkpoint is missing or unreadable, or the name is invalid.
     """
     ckpt_path = Path(ckpt_path)
     state_dict, info = load_training_checkpoint(ckpt_path)
@@ -57,23 +72,37 @@ def export_checkpoint(
             f"{name!r} is not a registry name (lowercase letters, digits and '-', e.g. 'monet-blocks'); "
             "pass one with --name"
         )
-    out_dir = Path(out_dir)
+    out_dir = ckpt_path.parent if out_dir is None else Path(out_dir)
     file = f"{name}.safetensors"
+    weights, snippet_path = out_dir / file, out_dir / f"{name}.yaml"
+    existing = [str(p) for p in (weights, snippet_path) if p.exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"export would overwrite {' and '.join(existing)}; nothing was written. Export to another "
+            "folder (--out DIR), under another name (--name), or pass --force (force=True) to replace it"
+        )
     arch = info["arch"]
     style, mask = info.get("style"), info.get("mask_kind")
     resolution = int(info.get("image_size") or 256)
-    weights = save_weights(
-        state_dict,
-        out_dir / file,
-        arch,
-        metadata={
-            "name": name,
-            "style": style,
-            "mask": mask,
-            "resolution": resolution,
-            "weights": info["weights"],
-        },
-    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, scratch = create_temp(out_dir, file)
+    os.close(fd)
+    try:
+        save_weights(
+            state_dict,
+            scratch,
+            arch,
+            metadata={
+                "name": name,
+                "style": style,
+                "mask": mask,
+                "resolution": resolution,
+                "weights": info["weights"],
+            },
+        )
+        _write_new(weights, canonical_safetensors(scratch.read_bytes()), force)
+    finally:
+        scratch.unlink(missing_ok=True)
     digest, size = sha256_file(weights), weights.stat().st_size
 
     if urls is None:
@@ -112,8 +141,7 @@ def export_checkpoint(
             f"export of {name}: fill in {', '.join(todo)} before adding the entry to checkpoints.yaml",
             stacklevel=2,
         )
-    snippet_path = out_dir / f"{name}.yaml"
-    snippet_path.write_text(snippet, encoding="utf-8")
+    _write_new(snippet_path, snippet.encode("utf-8"), force)
     return ExportResult(
         weights=weights, snippet_path=snippet_path, snippet=snippet, sha256=digest, bytes=size
     )
@@ -124,3 +152,44 @@ def _finite_number(value: Any) -> bool:
         return not isinstance(value, bool) and math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
+
+
+def canonical_safetensors(raw: bytes) -> bytes:
+    """The same safetensors file with its JSON header in a fixed order (sorted metadata, tensors by
+    offset), so equal tensors and metadata always give equal bytes.
+
+    ``safetensors`` keeps the metadata in a hash map whose order changes from run to run; the tensor
+    data (after the header) is left as it is, its offsets being relative to the header's end.
+    """
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    meta = header.pop("__metadata__", None)
+    ordered = {"__metadata__": dict(sorted(meta.items()))} if meta else {}
+    ordered.update(sorted(header.items(), key=lambda item: (item[1]["data_offsets"], item[0])))
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors writes it
+    return len(text).to_bytes(8, "little") + text + raw[8 + n :]
+
+
+def _write_new(path: Path, data: bytes, force: bool) -> None:
+    """Write ``data`` to ``path`` through an fsync'd temporary file: linked into place (never over an
+    existing file: ``FileExistsError``), or renamed over it when ``force``."""
+    fd, tmp = create_temp(path.parent, path.name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if force:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)  # atomic, and fails if the file appeared meanwhile
+        except FileExistsError:
+            raise FileExistsError(f"{path} appeared while exporting; nothing was overwritten") from None
+        except OSError:  # a file system without hard links
+            if path.exists():
+                raise FileExistsError(f"{path} appeared while exporting; nothing was overwritten") from None
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -87,7 +87,7 @@ class CheckpointEntry:
         file: safetensors file name.
         sha256: expected SHA-256 of the file (64 lowercase hex digits).
         bytes: expected file size.
-        urls: download mirrors, tried in order.
+        urls: download mirrors, tried in order (empty when the file is only shipped in the package).
         license: licence of the weights.
         recipe: training config and data.
         metrics: measured metrics (name -> number).
@@ -261,8 +261,10 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
     urls = get("urls")
     if isinstance(urls, str):
         urls = [urls]
-    if not isinstance(urls, list) or not urls:
-        raise fail("urls", "a list of one or more http(s) URLs", urls)
+    if urls is None:
+        urls = []
+    if not isinstance(urls, list):  # empty: shipped in the package only, published nowhere else
+        raise fail("urls", "a list of http(s) URLs (empty for a file shipped only in the package)", urls)
     for url in urls:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise fail("urls", "http(s) URLs", url)
