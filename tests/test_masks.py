@@ -22,6 +22,7 @@ from inpaintlab.masks import (
     MaskSampler,
     MixedMasks,
     RegionMasks,
+    StrokeMasks,
     augment_mask,
     blocks_mask,
     center_mask,
@@ -408,6 +409,7 @@ def test_registry_and_exports():
         "region": RegionMasks,
         "folder": FolderMasks,
         "mixed": MixedMasks,
+        "strokes": StrokeMasks,
     }
     assert all(issubclass(cls, MaskSampler) for cls in MASK_SAMPLERS.values())
     assert all(hasattr(masks_pkg, name) for name in masks_pkg.__all__)

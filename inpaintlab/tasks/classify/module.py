@@ -15,6 +15,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from inpaintlab.models import build_model
@@ -50,6 +51,7 @@ class ClassifyModule(L.LightningModule):
             raise ValueError(f"class_weights must be {len(STYLES)} positive numbers (order {STYLES}), got {class_weights}")
         self.classifier = build_model(classifier, role="classifier")
         self.register_buffer("class_weights", torch.tensor(class_weights, dtype=torch.float32), persistent=False)
+        self.val_loss = MeanMetric()  # exact under DDP with uneven shares (Lightning's gloo mean is not)
         self.val_acc = MulticlassAccuracy(num_classes=len(STYLES), average="micro")
         self.val_acc_per_style = MulticlassAccuracy(num_classes=len(STYLES), average=None)
         self.last_val_metrics: dict[str, float] = {}  # written into checkpoints, exported to the registry
@@ -72,7 +74,7 @@ class ClassifyModule(L.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         images, labels = batch
         logits = self(self._as_float(images))
-        self.log("val/loss", F.cross_entropy(logits, labels), prog_bar=True, sync_dist=True)
+        self.val_loss.update(F.cross_entropy(logits, labels), weight=labels.shape[0])
         self.val_acc.update(logits, labels)
         self.val_acc_per_style.update(logits, labels)
 
@@ -80,12 +82,13 @@ class ClassifyModule(L.LightningModule):
         per_style = self.val_acc_per_style.compute()
         metrics = {"acc": self.val_acc.compute(), "acc_min": per_style.min()}  # the bar: min >= 95%
         metrics.update({f"acc_{style}": per_style[k] for k, style in enumerate(STYLES)})
-        self.val_acc.reset()
-        self.val_acc_per_style.reset()
+        metrics["loss"] = self.val_loss.compute()
+        for metric in (self.val_acc, self.val_acc_per_style, self.val_loss):
+            metric.reset()
         self.log("val/acc", metrics["acc"], prog_bar=True)
         self.log_dict({f"val/{k}": v for k, v in metrics.items() if k != "acc"})
         if not self.trainer.sanity_checking:
-            self.last_val_metrics = {f"val_{k}": round(float(v), 4) for k, v in metrics.items()}
+            self.last_val_metrics = {f"val_{k}": round(float(v), 4) for k, v in metrics.items() if k != "loss"}
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

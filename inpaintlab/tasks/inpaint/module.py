@@ -26,6 +26,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from inpaintlab._checks import composite
 from inpaintlab.losses import (
@@ -164,6 +165,9 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         self.augment = DiffAugment(diff_augment, p=diff_augment_p) if diff_augment else None
         self.feature_losses = FeatureLosses(self.loss_weights, feature_network)
         self.val_metrics = HoleMetrics()
+        # a torchmetrics mean, not self.log(sync_dist=True): Lightning's gloo mean truncates the summed batch
+        # sizes to an int (wrong values when the ranks' shares of the val set differ, as unpadded shares do)
+        self.val_loss_rec = MeanMetric()
         self._fid_feature_extractor = fid_feature_extractor
         self.trained_image_size: int | None = None  # side of the training batches, for the hub
         self._weights_restored = False
@@ -340,8 +344,7 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         if kinds is not None and any(k not in self.val_metrics.kinds for k in kinds):
             kinds = None  # a kind the metric does not track: count these images only in the overall values
         self.val_metrics.update(output, image, mask, kinds)
-        rec = reconstruction_loss(self.loss_weights, pred, image, mask)
-        self.log(f"{prefix}/loss_rec", rec, sync_dist=True, batch_size=image.shape[0])
+        self.val_loss_rec.update(reconstruction_loss(self.loss_weights, pred, image, mask), weight=image.shape[0])
         self.update_fid(image, output)
         self.keep_grid((torch.where(mask > 0.5, torch.zeros_like(image), image), output, image), mask)
 
@@ -357,8 +360,12 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         return self.inference_generator(batch["image"], batch["mask"])
 
     def _finish(self, prefix: str) -> dict[str, float]:
-        values = {} if self.trainer.sanity_checking else {k: float(v) for k, v in self.val_metrics.compute().items()}
+        values = {}
+        if not self.trainer.sanity_checking:
+            values = {"loss_rec": float(self.val_loss_rec.compute())}
+            values.update({k: float(v) for k, v in self.val_metrics.compute().items()})
         self.val_metrics.reset()
+        self.val_loss_rec.reset()
         return self.finish_epoch(prefix, values)
 
     def on_validation_epoch_end(self) -> None:
