@@ -24,7 +24,7 @@ from PIL import Image
 
 from inpaintlab import load
 from inpaintlab.api.io import read_picture, to_hole
-from inpaintlab.api.tiling import dilate_hole
+from inpaintlab.api.plan import dilate_hole
 from inpaintlab.hub import save_weights
 from inpaintlab.hub_cli import main as hub_main
 from inpaintlab.models import create_generator

@@ -10,6 +10,8 @@ for an inpainting checkpoint, see :mod:`inpaintlab.api.pretrained`).
 
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 import torch
