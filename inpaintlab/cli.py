@@ -41,6 +41,10 @@ HUB_COMMANDS = ("models", "download", "export", "inpaint", "stylize", "serve")
 AUTO_MONITOR = "auto"
 CONFIG_FILENAME = "config.yaml"
 
+USAGE = (
+    "inpaintlab {fit,validate,test,predict} [-c CONFIG] ...  |  "
+    "inpaintlab {" + ",".join(HUB_COMMANDS) + "} ..."
+)
 DESCRIPTION = (
     "inpaintlab: GAN image inpainting. Training: fit | validate | test | predict (LightningCLI; "
     "`inpaintlab fit --help`). Pretrained models: models | download | export | inpaint | stylize | serve "
@@ -112,7 +116,7 @@ class InpaintLightningCLI(LightningCLI):
 
     def __init__(self, args: Sequence[str] | None = None, run: bool = True, **kwargs) -> None:
         kwargs.setdefault("save_config_callback", RunConfigSaver)
-        kwargs.setdefault("parser_kwargs", {"prog": "inpaintlab", "description": DESCRIPTION})
+        kwargs.setdefault("parser_kwargs", {"prog": "inpaintlab", "description": DESCRIPTION, "usage": USAGE})
         super().__init__(
             LightningModule,
             LightningDataModule,
@@ -188,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``inpaintlab`` console script; returns the exit status.
 
     ``fit | validate | test | predict`` (and ``--help``) run :class:`InpaintLightningCLI`;
-    ``models | download | export | inpaint`` go to :func:`inpaintlab.hub_cli.main`.
+    ``models | download | export | inpaint | stylize | serve`` go to :func:`inpaintlab.hub_cli.main`.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in HUB_COMMANDS:

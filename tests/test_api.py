@@ -437,8 +437,8 @@ def test_load_by_registry_name_uses_the_verified_cache(tmp_path, monkeypatch):
     registry.write_text(yaml.safe_dump({"checkpoints": {"monet-blocks": entry}}))
     monkeypatch.setenv("INPAINTLAB_REGISTRY", str(registry))
     monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    (cache_dir() / "monet-blocks.safetensors").write_bytes(path.read_bytes())
+    (cache_dir() / entry["sha256"]).mkdir(parents=True, exist_ok=True)
+    (cache_dir() / entry["sha256"] / "monet-blocks.safetensors").write_bytes(path.read_bytes())
     inpainter = load("monet-blocks", device="cpu")
     assert inpainter.name == "monet-blocks" and inpainter.entry.style == "monet" and inpainter.resolution == R
     assert load(path, device="cpu").entry == inpainter.entry  # a local copy of a registry file is recognised
@@ -466,8 +466,8 @@ def test_load_dispatches_on_the_task(tmp_path, monkeypatch):
     registry.write_text(yaml.safe_dump({"checkpoints": {"photo2monet": entry, "p2m-wrong": wrong}}))
     monkeypatch.setenv("INPAINTLAB_REGISTRY", str(registry))
     monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    (cache_dir() / "p2m.safetensors").write_bytes(path.read_bytes())
+    (cache_dir() / entry["sha256"]).mkdir(parents=True, exist_ok=True)
+    (cache_dir() / entry["sha256"] / "p2m.safetensors").write_bytes(path.read_bytes())
     named = load("photo2monet", device="cpu")
     assert isinstance(named, Stylizer) and named.entry.task == "stylize" and named.resolution == 16
     with pytest.raises(ValueError, match="the task inpaint but its architecture 'resnet.tiny' is a translator"):

@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ import torch
 import yaml
 
 from inpaintlab.hub import (
+    cache_path,
     CheckpointEntry,
     ChecksumError,
     DownloadError,
@@ -38,6 +40,7 @@ from inpaintlab.hub import (
     parse_registry,
 )
 from inpaintlab.hub import cache as hub_cache
+from inpaintlab.hub.download import default_file_mode, download_url
 from inpaintlab.hub.export import export_checkpoint
 from inpaintlab.hub.weights import (
     ARCH_KEY,
@@ -320,7 +323,7 @@ def test_404_is_not_retried_and_dead_mirror_falls_through_to_good_one(server, tm
 def test_fetch_downloads_once_then_serves_the_verified_cache(server, monkeypatch):
     entry = make_entry(urls=[server.route("/tiny-test.safetensors", ("ok", PAYLOAD))])
     path = fetch(entry, **FAST)
-    assert path == cache_dir() / entry.file and path.read_bytes() == PAYLOAD
+    assert path == cache_path(entry) and path.read_bytes() == PAYLOAD
     assert local_file(entry) == (path, "cache")
     assert fetch(entry, **FAST) == path
     assert server.hits["/tiny-test.safetensors"] == 1
@@ -328,7 +331,7 @@ def test_fetch_downloads_once_then_serves_the_verified_cache(server, monkeypatch
 
 def test_corrupt_cache_file_is_deleted_with_clear_error(monkeypatch):
     entry = make_entry()
-    cached = cache_dir() / entry.file
+    cached = cache_path(entry)
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(PAYLOAD[:-1] + b"\x00")
     with pytest.raises(
@@ -384,7 +387,7 @@ def test_offline_never_connects(monkeypatch):
         OfflineError, match=r"not available offline.*tiny-test\.safetensors.*Unset INPAINTLAB_OFFLINE"
     ):
         fetch(entry)
-    cached = cache_dir() / entry.file
+    cached = cache_path(entry)
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(PAYLOAD)
     assert fetch(entry) == cached
@@ -408,7 +411,8 @@ def test_concurrent_threads_download_once_and_leave_one_good_file(server):
     assert not errors and len(set(results)) == 1
     assert results[0].read_bytes() == PAYLOAD
     assert server.hits["/tiny-test.safetensors"] == 1
-    assert sorted(p.name for p in cache_dir().iterdir() if not p.name.endswith(".lock")) == [entry.file]
+    folder = cache_path(entry).parent
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock")) == [entry.file]
 
 
 def test_concurrent_processes_leave_one_good_file(server, tmp_path):
@@ -423,7 +427,7 @@ def test_concurrent_processes_leave_one_good_file(server, tmp_path):
     ]
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
-    assert outputs[0] == outputs[1] == str(cache_dir() / "tiny-test.safetensors")
+    assert outputs[0] == outputs[1] == str(cache_dir() / entry_dict()["sha256"] / "tiny-test.safetensors")
     assert Path(outputs[0]).read_bytes() == PAYLOAD
     assert server.hits["/tiny-test.safetensors"] == 1
 
@@ -572,3 +576,45 @@ def test_export_writes_weights_and_a_valid_registry_snippet(tmp_path):
     assert entry.arch == read_arch(result.weights) and entry.metrics == {"val_psnr_hole": 20.0}
     with pytest.raises(ValueError, match="not a registry name.*--name"):
         export_checkpoint(ckpt, tmp_path / "out", "epoch=3-step=9")
+
+
+def test_two_versions_of_one_file_name_share_the_cache_without_evicting_each_other(server):
+    """The cache is keyed by content: a new release of a file (or two installed versions of the package
+    sharing one cache) never deletes the other version's valid copy, however they alternate."""
+    other = PAYLOAD[::-1]
+    old = make_entry(urls=[server.route("/old/tiny-test.safetensors", ("ok", PAYLOAD))])
+    new = make_entry(
+        urls=[server.route("/new/tiny-test.safetensors", ("ok", other))],
+        sha256=hashlib.sha256(other).hexdigest(),
+        bytes=len(other),
+    )
+    assert old.file == new.file and cache_path(old) != cache_path(new)
+    for _ in range(2):
+        assert fetch(old, **FAST).read_bytes() == PAYLOAD
+        assert fetch(new, **FAST).read_bytes() == other
+    assert server.hits["/old/tiny-test.safetensors"] == 1 and server.hits["/new/tiny-test.safetensors"] == 1
+    cache_path(new).write_bytes(b"garbage")  # a damaged copy of one version ...
+    with pytest.raises(ChecksumError):
+        fetch(new, offline=True)
+    assert not cache_path(new).exists() and cache_path(old).read_bytes() == PAYLOAD  # ... leaves the other
+
+
+def test_tls_and_unknown_host_errors_fail_at_once_without_retries(server, monkeypatch):
+    """A TLS failure (here: https to a plain-HTTP server) or an unresolvable host does not go away on a
+    retry: one clear DownloadError, no back-off sleeps."""
+    sleeps = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    plain = server.route("/tiny-test.safetensors", ("ok", PAYLOAD))
+    with pytest.raises(DownloadError, match="TLS failed"):
+        download_url(plain.replace("http://", "https://"), cache_dir() / "x", retries=3, backoff=5, progress=False)
+    with pytest.raises(DownloadError, match="unknown host"):
+        download_url("http://no-such-host.invalid/x", cache_dir() / "x", retries=3, backoff=5, progress=False)
+    assert sleeps == []
+
+
+def test_downloaded_and_saved_files_get_the_umask_mode_not_0600(server, tmp_path):
+    entry = make_entry(urls=[server.route("/tiny-test.safetensors", ("ok", PAYLOAD))])
+    expected = default_file_mode()
+    assert stat.S_IMODE(fetch(entry, **FAST).stat().st_mode) == expected
+    saved = save_weights({"w": torch.zeros(2)}, tmp_path / "w.safetensors", "unet.tiny")
+    assert stat.S_IMODE(saved.stat().st_mode) == expected

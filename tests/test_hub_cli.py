@@ -84,7 +84,7 @@ def test_models_and_download(served_registry, capsys):
     assert "photo-center" in out and "center" in out and "val_psnr_hole=19.25" in out
     assert out.splitlines()[1].split()[5] == "no"  # not cached yet
     assert main(["download", "all"]) == 0
-    cached = cache_dir() / "photo-center.safetensors"
+    cached = cache_dir() / served_registry["sha256"] / "photo-center.safetensors"
     assert sha256_file(cached) == served_registry["sha256"]
     assert f"photo-center: {cached}" in capsys.readouterr().out
     main(["models"])
@@ -245,3 +245,26 @@ def test_inpaint_auto_with_the_shipped_checkpoints(tmp_path, capsys):
     assert "(monet-" in capsys.readouterr().out  # the style classifier calls the painting Monet
     filled, original = np.array(Image.open(out)), np.array(Image.open(painting).convert("RGB"))
     assert np.array_equal(filled[hole == 0], original[hole == 0])
+
+
+def test_only_an_unknown_name_is_a_one_line_error_other_key_errors_keep_their_traceback(monkeypatch, capsys):
+    import inpaintlab.hub_cli as hub_cli
+
+    assert main(["download", "no-such-model"]) == 1
+    assert "no checkpoint named 'no-such-model'" in capsys.readouterr().err
+
+    def broken(args):
+        return {}["x"]  # a programming error inside a command
+
+    monkeypatch.setattr(hub_cli, "cmd_models", broken)
+    with pytest.raises(KeyError, match="x"):
+        main(["models"])
+
+
+def test_top_level_usage_names_every_command(capsys):
+    from inpaintlab.cli import main as cli_main
+
+    assert cli_main(["--help"]) == 0
+    usage = capsys.readouterr().out.splitlines()[0]
+    for command in ("fit", "validate", "models", "download", "export", "inpaint", "stylize", "serve"):
+        assert command in usage, command

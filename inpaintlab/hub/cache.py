@@ -2,7 +2,9 @@
 
 Sources, in order:
 
-1. the cache: ``$INPAINTLAB_CACHE`` (default ``~/.cache/inpaintlab``), file ``<cache>/<entry.file>``;
+1. the cache: ``$INPAINTLAB_CACHE`` (default ``~/.cache/inpaintlab``), file ``<cache>/<sha256>/<entry.file>``:
+   stored by content, so two versions of one file name (a new release, two installed versions sharing
+   the cache) live side by side and a mismatching file is never the cache's only copy of a good one;
 2. the files the project ships in its own repository (``hub/`` next to the ``inpaintlab`` package
    in a clone or an editable install), so a fresh clone works with no network;
 3. the network: ``$INPAINTLAB_HUB_URL/<entry.file>`` when that variable is set, then the entry's
@@ -40,6 +42,11 @@ class OfflineError(FileNotFoundError):
 def cache_dir() -> Path:
     """The cache folder: ``$INPAINTLAB_CACHE`` or ``~/.cache/inpaintlab`` (not created here)."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "inpaintlab").expanduser()
+
+
+def cache_path(entry: CheckpointEntry) -> Path:
+    """Where the cache keeps the entry's file: ``<cache>/<sha256>/<file>`` (by content, not by name)."""
+    return cache_dir() / entry.sha256 / entry.file
 
 
 def is_offline() -> bool:
@@ -90,7 +97,7 @@ def local_file(entry: CheckpointEntry) -> tuple[Path, str] | None:
 
     Only the size is compared; :func:`fetch` does the full check.
     """
-    cached = cache_dir() / entry.file
+    cached = cache_path(entry)
     if cached.is_file() and cached.stat().st_size == entry.bytes:
         return cached, "cache"
     hub = repo_hub_dir()
@@ -121,7 +128,7 @@ def fetch(
         DownloadError: every URL failed.
     """
     offline = is_offline() if offline is None else offline
-    cached = cache_dir() / entry.file
+    cached = cache_path(entry)
     if cached.is_file():
         verify_file(cached, entry.sha256, entry.bytes, delete=True, fix="run again to download a fresh copy")
         return cached

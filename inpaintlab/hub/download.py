@@ -11,6 +11,8 @@ import hashlib
 import http.client
 import logging
 import os
+import socket
+import ssl
 import sys
 import tempfile
 import time
@@ -39,13 +41,18 @@ class _Transient(Exception):
     """A failure worth retrying on the same URL (server error, timeout, cut-off transfer)."""
 
 
-def sha256_file(path: str | os.PathLike, chunk_size: int = _CHUNK) -> str:
-    """Hex SHA-256 of a file, read in chunks (bounded memory)."""
-    digest = hashlib.sha256()
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file (``hashlib.file_digest``: read in chunks, bounded memory)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def default_file_mode() -> int:
+    """The mode a new file gets from ``open()`` under the current umask (``tempfile.mkstemp`` uses 0600,
+    which would leave cached and exported files unreadable to other users)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def download_url(
@@ -100,7 +107,15 @@ def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> 
         if err.code in _TRANSIENT_HTTP:
             raise _Transient() from err
         raise DownloadError(f"{url} answered HTTP {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:  # refused, DNS, timeout
+    except (urllib.error.URLError, OSError) as err:  # refused, DNS, TLS, timeout
+        reason = getattr(err, "reason", err)
+        if isinstance(reason, ssl.SSLError):  # a certificate or protocol problem does not go away on retry
+            raise DownloadError(
+                f"{url}: TLS failed ({reason}); check the URL's scheme and the machine's certificates "
+                "(SSL_CERT_FILE), or use another mirror (INPAINTLAB_HUB_URL)"
+            ) from None
+        if isinstance(reason, socket.gaierror):  # the host name does not resolve
+            raise DownloadError(f"{url}: unknown host ({reason}); check the URL or the machine's DNS") from None
         raise _Transient() from err
 
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -128,6 +143,7 @@ def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> 
                         bar.update(len(block))
                 except (http.client.IncompleteRead, OSError) as err:  # cut off, reset, timed out
                     raise _Transient() from err
+        os.chmod(tmp, default_file_mode())
         if announced and announced.isdigit() and received != int(announced):
             raise _Transient() from ConnectionError(f"transfer cut off: got {received} of {announced} bytes")
         actual = digest.hexdigest()

@@ -27,6 +27,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from inpaintlab.hub.download import default_file_mode
+
 ARCH_KEY = "inpaintlab.arch"
 META_PREFIX = "inpaintlab."
 
@@ -75,6 +77,7 @@ def save_weights(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=meta)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
