@@ -7,7 +7,7 @@ TorchScript file and in ONNX Runtime, all on ``--threads`` CPU threads: median w
 and the median process CPU time per call (all threads together; unlike wall time it hardly moves with
 the machine's load). Models: the shipped ``monet-blocks`` (64 px native, 1.2M parameters, here run at
 256x256) and the ``unet.prefill`` architecture of the GPU recipes (256 px native, 6.9M parameters,
-fresh weights: speed does not depend on training).
+fresh weights: speed does not depend on training), and ``dilated_unet.base``, the 256 px zoo's generator.
 
     python benchmarks/export_latency.py [--threads 2] [--out benchmarks/results/export_latency]
 """
@@ -69,7 +69,15 @@ def sources(folder: Path) -> dict[str, str]:
         generator.state_dict(), folder / "unet-prefill.safetensors",
         {"class": type(generator).__name__, "init": generator.init_args}, metadata={"resolution": 256},
     )  # fmt: skip
-    return {"monet-blocks": "monet-blocks", "unet.prefill (untrained, 6.9M)": str(path)}
+    dilated = save_weights(
+        create_generator("dilated_unet.base", seed=0).state_dict(), folder / "dilated-unet.safetensors",
+        "dilated_unet.base", metadata={"resolution": 256},
+    )  # fmt: skip
+    return {
+        "monet-blocks": "monet-blocks",
+        "unet.prefill (untrained, 6.9M)": str(path),
+        "dilated_unet.base (untrained, 2.8M)": str(dilated),
+    }
 
 
 def main() -> None:
@@ -77,7 +85,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--models", nargs="+", default=None, help="a subset of: monet-blocks unet.prefill")
+    parser.add_argument("--models", nargs="+", default=None, help="a subset of: monet-blocks unet.prefill dilated_unet.base")
     parser.add_argument("--kinds", nargs="+", default=["static", "dynamic"], choices=["static", "dynamic"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/export_latency"))
     args = parser.parse_args()

@@ -365,7 +365,7 @@ class GpuRun:
                "--monet-val", str(self.data / "monet/val"), "--device", self.device, "--out", str(run_dir / "scores.json")]
         for p in ckpts:
             cmd += ["--ckpt", str(p)]
-        timeout = max(20.0, min(120.0, self.deadline - time.monotonic() - 20))
+        timeout = max(20.0, min(float(self.plan["check_timeout_s"]), self.deadline - time.monotonic() - 20))
         if self.run_cmd(f"score {phase['name']}", cmd, timeout, run_dir / "scores.log") != 0:
             self.note("warnings", f"{phase['name']}: snapshot scoring failed; the last snapshot is used")
             return None
@@ -380,7 +380,7 @@ class GpuRun:
         data = f"GPU data pack ({pack.get('codec')} q{pack.get('quality')}): {pack.get('counts')}"
         cmd = [sys.executable, "-m", "inpaintlab.cli", "export", str(ckpt), "--name", name, "--out", str(out),
                "--recipe", phase["config_used"], "--data", data]  # fmt: skip
-        if self.run_cmd(f"export {name}", cmd, 120, self.work / phase["name"] / "export.log") != 0:
+        if self.run_cmd(f"export {name}", cmd, float(self.plan["check_timeout_s"]), self.work / phase["name"] / "export.log") != 0:
             self.note("errors", f"export {name} failed: " + " | ".join(self.tail(self.work / phase["name"] / "export.log", 6)))
             return
         fp32 = out / f"{name}.safetensors"

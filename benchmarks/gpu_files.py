@@ -14,6 +14,10 @@ import gpu_pack
 import yaml
 
 TASKS = ("inpaint", "stylize")
+PLAN_KEYS = ("budget_s", "finish_s", "min_phase_s", "startup_s", "grace_s", "probe_timeout_s", "check_timeout_s",
+             "rate_scale", "parallel_rate_scale", "validations", "settings", "fallback_images_per_s", "throughput", "phases")  # fmt: skip
+THROUGHPUT_KEYS = ("recipe", "seconds", "warmup", "variants", "timeout_s", "stylize_recipe", "stylize_variants",
+                   "stylize_seconds", "stylize_timeout_s")  # fmt: skip
 LOGS_MAX_BYTES = 4 * gb.MIB
 
 
@@ -22,6 +26,9 @@ def load_plan(path: Path, tiny: bool) -> dict:
     if tiny:
         for key, value in (plan.get("tiny") or {}).items():
             plan[key] = {**plan.get(key, {}), **value} if isinstance(value, dict) and key == "throughput" else value
+    missing = [k for k in PLAN_KEYS if k not in plan] + [f"throughput.{k}" for k in THROUGHPUT_KEYS if k not in plan.get("throughput", {})]
+    if missing:
+        raise ValueError(f"plan {path} lacks {', '.join(missing)} (benchmarks/gpu_plan.yaml has them all)")
     plan["phases"] = [p for p in plan.get("phases", []) if p.get("enabled", True)]
     for p in plan["phases"]:
         missing = {"name", "task", "config"} - set(p)

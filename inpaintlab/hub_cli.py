@@ -110,12 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit_:  # argparse exits on --help and usage errors; hand back its status instead
         return int(exit_.code or 0)
+    from inpaintlab.hub.registry import UnknownCheckpointError
+
     handler = {
         "models": cmd_models, "download": cmd_download, "export": cmd_export, "inpaint": cmd_inpaint,
         "stylize": cmd_stylize, "serve": cmd_serve,
     }[args.command]  # fmt: skip
     try:
         return handler(args)
+    except UnknownCheckpointError as err:  # only the registry lookup: any other KeyError is a bug, with its traceback
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
     except ImportError as err:  # an optional extra (serve, export) is not installed
         print(f"error: {err}", file=sys.stderr)
     except (CliError, ValueError, OSError) as err:  # bad name or file, checksum, offline, download, exists

@@ -514,8 +514,8 @@ def test_load_dispatches_on_the_task(tmp_path, monkeypatch):
     registry.write_text(yaml.safe_dump({"checkpoints": {"photo2monet": entry, "p2m-wrong": wrong}}))
     monkeypatch.setenv("INPAINTLAB_REGISTRY", str(registry))
     monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    (cache_dir() / "p2m.safetensors").write_bytes(path.read_bytes())
+    (cache_dir() / entry["sha256"]).mkdir(parents=True, exist_ok=True)
+    (cache_dir() / entry["sha256"] / "p2m.safetensors").write_bytes(path.read_bytes())
     named = load("photo2monet", device="cpu")
     assert isinstance(named, Stylizer) and named.entry.task == "stylize" and named.resolution == 16
     with pytest.raises(ValueError, match="the task inpaint but its architecture 'resnet.tiny' is a translator"):

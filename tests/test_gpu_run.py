@@ -263,10 +263,15 @@ def test_the_shipped_plan_names_existing_recipes_and_its_tiny_times():
     assert tiny["throughput"]["seconds"] < plan["throughput"]["seconds"]
 
 
-def test_load_plan_names_a_bad_phase(tmp_path):
+def test_load_plan_names_a_bad_phase_and_a_missing_key(tmp_path):
+    plan = yaml.safe_load((REPO / "benchmarks" / "gpu_plan.yaml").read_text())
     path = tmp_path / "plan.yaml"
-    path.write_text(yaml.safe_dump({"phases": [{"name": "x", "task": "paint", "config": "a.yaml"}]}))
+    path.write_text(yaml.safe_dump({**plan, "phases": [{"name": "x", "task": "paint", "config": "a.yaml"}]}))
     with pytest.raises(ValueError, match="task"):
+        gpu_files.load_plan(path, tiny=False)
+    del plan["check_timeout_s"], plan["throughput"]["warmup"]
+    path.write_text(yaml.safe_dump(plan))
+    with pytest.raises(ValueError, match="lacks check_timeout_s, throughput.warmup"):
         gpu_files.load_plan(path, tiny=False)
 
 

@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ import torch
 import yaml
 
 from inpaintlab.hub import (
+    cache_path,
     CheckpointEntry,
     ChecksumError,
     DownloadError,
@@ -42,6 +44,9 @@ from inpaintlab.hub import (
 )
 from inpaintlab.hub import cache as hub_cache
 from inpaintlab.hub import download as hub_download
+
+
+from inpaintlab.hub.download import download_url
 from inpaintlab.hub.export import export_checkpoint
 from inpaintlab.hub.weights import (
     ARCH_KEY,
@@ -347,9 +352,10 @@ def test_downloaded_file_gets_the_umask_mode_not_0600(server, tmp_path):
     old = os.umask(0o022)
     try:
         dest = download_url(url, tmp_path / "w.safetensors", sha256=PAYLOAD_SHA, **FAST)
+        saved = save_weights({"w": torch.zeros(2)}, tmp_path / "saved.safetensors", "unet.tiny")
     finally:
         os.umask(old)
-    assert dest.stat().st_mode & 0o777 == 0o644
+    assert dest.stat().st_mode & 0o777 == 0o644 and saved.stat().st_mode & 0o777 == 0o644
 
 
 def test_failed_download_is_one_file_not_found_error_naming_sources_and_fixes(server, monkeypatch):
@@ -423,6 +429,10 @@ def test_two_versions_of_one_file_name_share_the_cache(server):
         assert fetch(new_entry, **FAST).read_bytes() == new
     assert server.hits["/v1/tiny-test.safetensors"] == server.hits["/v2/tiny-test.safetensors"] == 1
     assert cache_path(old_entry) != cache_path(new_entry) and cache_path(old_entry).name == entry_dict()["file"]
+    cache_path(new_entry).write_bytes(b"garbage")  # a damaged copy of one version ...
+    with pytest.raises(ChecksumError):
+        fetch(new_entry, offline=True)
+    assert not cache_path(new_entry).exists() and cache_path(old_entry).read_bytes() == PAYLOAD  # ... leaves the other
 
 
 def test_hub_url_env_is_tried_before_the_entry_mirrors(server, monkeypatch):

@@ -397,3 +397,26 @@ def test_auto_folder_prints_the_count_per_model(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out.strip() == f"wrote 3 pictures to {tmp_path / 'out'} (monet-blocks: 2, monet-center: 1)"
+
+
+def test_only_an_unknown_name_is_a_one_line_error_other_key_errors_keep_their_traceback(monkeypatch, capsys):
+    import inpaintlab.hub_cli as hub_cli
+
+    assert main(["download", "no-such-model"]) == 1
+    assert "no checkpoint named 'no-such-model'" in capsys.readouterr().err
+
+    def broken(args):
+        return {}["x"]  # a programming error inside a command
+
+    monkeypatch.setattr(hub_cli, "cmd_models", broken)
+    with pytest.raises(KeyError, match="x"):
+        main(["models"])
+
+
+def test_top_level_usage_names_every_command(capsys):
+    from inpaintlab.cli import main as cli_main
+
+    assert cli_main(["--help"]) == 0
+    usage = capsys.readouterr().out.splitlines()[0]
+    for command in ("fit", "validate", "models", "download", "export", "inpaint", "stylize", "serve"):
+        assert command in usage, command

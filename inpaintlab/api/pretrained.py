@@ -27,7 +27,7 @@ from inpaintlab.api.inpainter import Inpainter, check_name_or_path, resolve_devi
 from inpaintlab.api.stylizer import Stylizer
 from inpaintlab.hub import cache, registry, weights
 from inpaintlab.hub.download import sha256_file
-from inpaintlab.hub.registry import CheckpointEntry
+from inpaintlab.hub.registry import CheckpointEntry, UnknownCheckpointError
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def _auto(
     device = resolve_device(device)
     if classifier is None:
         if CLASSIFIER_NAME not in registry.list_models():
-            raise KeyError(
+            raise UnknownCheckpointError(
                 f"load('auto') needs the {CLASSIFIER_NAME!r} checkpoint, which the registry does not "
                 "have yet; pass classifier=<callable image -> 'photo'|'monet'> or load a named model"
             )

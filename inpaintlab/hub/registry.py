@@ -318,12 +318,16 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
     )
 
 
+class UnknownCheckpointError(KeyError):
+    """No registry entry has that name (a ``KeyError``; the message lists the known names)."""
+
+
 def get_entry(name: str, registry: dict[str, CheckpointEntry] | None = None) -> CheckpointEntry:
-    """The entry called ``name``; ``KeyError`` listing the known names when there is none."""
+    """The entry called ``name``; :class:`UnknownCheckpointError` listing the known names when there is none."""
     registry = load_registry() if registry is None else registry
     if name not in registry:
         known = ", ".join(registry) or "none yet: the registry has no entries"
-        raise KeyError(
+        raise UnknownCheckpointError(
             f"no checkpoint named {name!r} in the registry {default_registry_path()}; known names: {known}. "
             "Pass a path to a .safetensors or Lightning .ckpt file to load a local checkpoint"
         )

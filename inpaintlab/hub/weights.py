@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
+
+from inpaintlab.hub.download import create_temp
 
 ARCH_KEY = "inpaintlab.arch"
 META_PREFIX = "inpaintlab."
@@ -71,10 +72,12 @@ def save_weights(
         meta[META_PREFIX + key] = value if isinstance(value, str) else json.dumps(value)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = create_temp(path.parent, path.name)  # the umask's mode, not mkstemp's 0600
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=meta)
+        save_file(tensors, str(tmp), metadata=meta)
+        with open(tmp, "rb+") as written:  # on disk before the rename: a crash leaves the old file or the new
+            os.fsync(written.fileno())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
