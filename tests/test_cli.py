@@ -99,7 +99,7 @@ def test_run_folder_picks_the_version(tmp_path):
 def test_the_smoke_recipe_runs_from_any_folder_without_data(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the repository: no ../shared/data, no examples/ next to it
     assert cli.main(["fit", "-c", SMOKE, "--trainer.enable_progress_bar", "false"]) == 0
-    assert (tmp_path / "runs" / "smoke" / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "runs" / "smoke" / "checkpoints" / "latest" / "last.ckpt").is_file()
     rows = [r for r in read_metrics(tmp_path / "runs" / "smoke") if r.get("val/psnr_hole")]
     assert len(rows) == 1 and float(rows[0]["val/psnr_hole"]) > 0
 

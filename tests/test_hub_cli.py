@@ -142,7 +142,7 @@ def test_help_lists_every_command(capsys):
     from inpaintlab import cli
 
     assert main(["--help"]) == 0
-    assert "{models,download,export,inpaint,stylize}" in capsys.readouterr().out
+    assert "{models,download,export,inpaint,stylize,serve}" in capsys.readouterr().out
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
     for command in (*cli.TRAINING_COMMANDS, *cli.HUB_COMMANDS):
