@@ -97,13 +97,11 @@ def main(argv: list[str] | None = None) -> int:
          "median_cpu_s": round(statistics.median(cpu[k]), 3)}  # fmt: skip
         for k in commands
     ]
-    result = {"machine": machine(), "cores": os.cpu_count(), "load_average": os.getloadavg(),
-              "repeats": args.repeats, "model": args.model, "rows": rows}  # fmt: skip
+    result = {"machine": machine(), "repeats": args.repeats, "model": args.model, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        f"CLI wall time, fresh process each ({result['machine']}, {result['cores']} cores, load average "
-        f"{result['load_average'][0]:.1f} while measured; {args.repeats} runs after a warm-up)",
+        f"CLI wall time, a fresh process each ({result['machine']}; {args.repeats} runs after a warm-up)",
         "",
         "| command | median wall (s) | worst wall (s) | median CPU (s) |",
         "|---|---|---|---|",
