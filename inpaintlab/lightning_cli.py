@@ -130,6 +130,33 @@ def run_folder(base: str | os.PathLike, ckpt_path: str | None = None, *, claim: 
     return folder
 
 
+def classes_named(args: Sequence[str]) -> set[str]:
+    """Which of ``model`` / ``data`` the command line names a class for: ``--model X``,
+    ``--model.class_path X`` (or ``=X``), or a ``-c`` / ``--config`` file with ``model: {class_path: X}``
+    (or ``model: X``). A config file that cannot be read is left to LightningCLI to report."""
+    import yaml
+
+    named: set[str] = set()
+    args = list(args)
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        for key in ("model", "data"):
+            if flag in (f"--{key}", f"--{key}.class_path"):
+                named.add(key)
+        if flag in ("-c", "--config"):
+            path = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            try:
+                config = yaml.safe_load(Path(path).read_text())
+            except (OSError, ValueError, yaml.YAMLError):
+                continue
+            if isinstance(config, dict):
+                for key in ("model", "data"):
+                    part = config.get(key)
+                    if isinstance(part, str) or (isinstance(part, dict) and "class_path" in part):
+                        named.add(key)
+    return named
+
+
 def _is_rank_zero() -> bool:
     """True in the process of global rank 0 (or without any launcher's rank variables)."""
     return all(os.environ.get(var, "0") == "0" for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
@@ -144,6 +171,7 @@ class InpaintLightningCLI(LightningCLI):
     """
 
     def __init__(self, args: Sequence[str] | None = None, run: bool = True, **kwargs) -> None:
+        self._classes_given = classes_named(sys.argv[1:] if args is None else args)
         kwargs.setdefault("save_config_callback", RunConfigSaver)
         kwargs.setdefault("parser_kwargs", {"prog": "inpaintlab", "description": cli.DESCRIPTION})
         super().__init__(
@@ -158,10 +186,17 @@ class InpaintLightningCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # the default classes only where the command names none: jsonargparse carries a default class's
+        # init_args over to the class a recipe names when they are valid for it (jsonargparse issue #460),
+        # e.g. InpaintModule's d_lr=4e-4 into a StylizeModule recipe whose own default is lr
+        defaults = {
+            key: {"class_path": f"{cls.__module__}.{cls.__name__}"}
+            for key, cls in (("model", InpaintModule), ("data", InpaintDataModule))
+            if key not in self._classes_given
+        }
         parser.set_defaults(
             {
-                "model": {"class_path": f"{InpaintModule.__module__}.{InpaintModule.__name__}"},
-                "data": {"class_path": f"{InpaintDataModule.__module__}.{InpaintDataModule.__name__}"},
+                **defaults,
                 "checkpoint.monitor": AUTO_MONITOR,
                 "checkpoint.filename": "best",
                 "checkpoint.save_top_k": 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import sys
 import types
 from pathlib import Path
@@ -125,9 +126,18 @@ def test_every_recipe_parses_and_builds_its_architectures(recipe, capsys):
     task = model.split(".")[2]  # one shape: inpaintlab.tasks.<task>.{<Task>Module, <Task>DataModule}
     assert model == f"inpaintlab.tasks.{task}.{task.title()}Module", model
     assert data == f"inpaintlab.tasks.{task}.{task.title()}DataModule", data
-    for path in (model, data):
+    given = yaml.safe_load((CONFIGS / recipe).read_text())
+    for key, path in (("model", model), ("data", data)):
         module, _, name = path.rpartition(".")
-        assert hasattr(importlib.import_module(module), name), path
+        cls = getattr(importlib.import_module(module), name)
+        # what the recipe leaves out has the class's own default, not another class's (jsonargparse #460)
+        set_here = (given.get(key) or {}).get("init_args") or {}
+        for arg, parameter in inspect.signature(cls.__init__).parameters.items():
+            default = parameter.default
+            if arg in set_here or not isinstance(default, (int, float, str, bool, tuple, type(None))):
+                continue
+            value = config[key]["init_args"].get(arg, default)
+            assert value == (list(default) if isinstance(default, tuple) else default), f"{recipe}: {key}.{arg}"
     roles = {"generator": "translator" if task == "stylize" else "generator", "discriminator": "discriminator",
              "classifier": "classifier"}  # fmt: skip
     specs = {k: v for k, v in config["model"]["init_args"].items() if k in roles}
