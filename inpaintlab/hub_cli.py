@@ -296,7 +296,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         if out_path.suffix.lower() in (".jpg", ".jpeg") and result.mode not in ("RGB", "L"):
             result = result.convert("RGB")  # JPEG has no alpha
-        result.save(out_path)
+        _save_picture(result, out_path)
     models = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items()))
     if len(pairs) == 1:
         print(f"{pairs[0][2]} ({next(iter(counts))})")
@@ -328,7 +328,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         image = _read(image_path, "--image")
         result = stylizer(image.convert("RGB") if image.mode not in ("RGB", "RGBA", "L", "LA") else image)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        result.save(out_path)
+        _save_picture(result, out_path)
     print(f"wrote {len(jobs)} picture(s) to {args.output} ({stylizer.name})")
     return 0
 
@@ -363,7 +363,9 @@ def _pairs(image: Path, mask: Path, output: Path) -> list[tuple[Path, Path, Path
             f"--image {image} is a folder, so --mask must be a folder of masks with the same stems"
         )
     images = _folder_pictures(image, output)
-    masks = {p.stem: p for p in sorted(mask.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    mask_files = sorted(p for p in mask.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    _unique_stems(mask_files, "--mask")
+    masks = {p.stem: p for p in mask_files}
     missing = [p.name for p in images if p.stem not in masks]
     if missing:
         raise ValueError(
@@ -373,6 +375,31 @@ def _pairs(image: Path, mask: Path, output: Path) -> list[tuple[Path, Path, Path
     return [(p, masks[p.stem], output / f"{p.stem}.png") for p in images]
 
 
+def _save_picture(picture, path: Path) -> None:
+    """Encode ``picture`` (PIL) in the format of ``path``'s suffix and write it atomically: an interrupted
+    folder run never leaves a half-written picture, and an input is never replaced by half of its fill."""
+    import io
+
+    from PIL import Image
+
+    from inpaintlab.hub.download import atomic_write
+
+    buffer = io.BytesIO()
+    picture.save(buffer, format=Image.registered_extensions()[path.suffix.lower()])
+    atomic_write(path, buffer.getvalue())
+
+
+def _unique_stems(paths: list[Path], option: str) -> None:
+    """Folder mode pairs pictures, masks and outputs by file stem: two files of one stem are ambiguous."""
+    seen: dict[str, Path] = {}
+    clashes = [f"{seen[p.stem].name} and {p.name}" for p in paths if seen.setdefault(p.stem, p) is not p]
+    if clashes:
+        raise ValueError(
+            f"{option} holds files that differ only in their extension ({'; '.join(clashes)}): their outputs "
+            "(and masks) are matched by stem and would overwrite each other; rename or move one of each"
+        )
+
+
 def _folder_pictures(folder: Path, output: Path) -> list[Path]:
     """The pictures of the ``--image`` folder, sorted; ``--output`` must then be a folder too."""
     if output.exists() and not output.is_dir():
@@ -380,6 +407,7 @@ def _folder_pictures(folder: Path, output: Path) -> list[Path]:
     pictures = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not pictures:
         raise ValueError(f"--image {folder} is a folder with no pictures ({', '.join(IMAGE_SUFFIXES)}) in it")
+    _unique_stems(pictures, "--image")
     return pictures
 
 

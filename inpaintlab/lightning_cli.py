@@ -158,8 +158,10 @@ def classes_named(args: Sequence[str]) -> set[str]:
 
 
 def _is_rank_zero() -> bool:
-    """True in the process of global rank 0 (or without any launcher's rank variables)."""
-    return all(os.environ.get(var, "0") == "0" for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    """True in the process of global rank 0 (or without any launcher's rank variables: torchrun's, SLURM's
+    ``srun``, Open MPI's and PMI's)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK")
+    return all(os.environ.get(var, "0") == "0" for var in ranks)
 
 
 class InpaintLightningCLI(LightningCLI):

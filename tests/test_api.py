@@ -156,6 +156,10 @@ def test_empty_mask_returns_an_unchanged_copy_and_a_whole_picture_mask_is_an_err
     masks[1] = 1
     with pytest.raises(ValueError, match=r"covers all of picture\(s\) \[1\]"):
         inpainter(torch.from_numpy(image).permute(2, 0, 1).expand(2, -1, -1, -1).float(), masks)
+    speck = np.zeros((10, 12))
+    speck[5, 6] = 1
+    with pytest.raises(ValueError, match=r"grown by dilate=20 px covers all of the picture.*smaller dilate"):
+        inpainter(image, speck, dilate=20)  # the dilation, not the mask, filled it: the message says so
     one_known = np.ones((10, 12))
     one_known[9, 11] = 0
     with pytest.raises(ValueError, match="no known pixel"):  # dilation can swallow the last known pixel

@@ -361,6 +361,33 @@ def test_inpaint_auto_with_the_shipped_checkpoints(tmp_path, capsys):
     assert np.array_equal(filled[hole == 0], original[hole == 0])
 
 
+def test_folder_pictures_of_one_stem_are_refused_before_anything_is_written(tmp_path, generator_file, capsys):
+    """a.jpg and a.png would both become out/a.png (and share one mask): refused, naming both."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for name in ("a.png", "a.jpg"):
+        Image.fromarray(np.full((30, 40, 3), 128, np.uint8)).save(tmp_path / "images" / name)
+    Image.fromarray(np.full((30, 40), 255, np.uint8)).save(tmp_path / "masks" / "a.png")
+    args = ["inpaint", "--model", str(generator_file[0]), "--image", str(tmp_path / "images"), "--mask",
+            str(tmp_path / "masks"), "--output", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "differ only in their extension" in err and "a.jpg and a.png" in err and not (tmp_path / "out").exists()
+
+
+def test_an_output_is_replaced_whole_and_leaves_no_temporary_file(tmp_path, generator_file, capsys):
+    _, mask = _picture_and_mask(tmp_path, "in")
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out = tmp_path / "out.png"
+    out.write_bytes(b"an older picture")
+    args = ["inpaint", "--model", str(generator_file[0]), "--image", str(tmp_path / "in.png"),
+            "--mask", str(tmp_path / "mask.png"), "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    with Image.open(out) as written:
+        assert written.size == (40, 30)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".part"]
+
+
 def test_output_without_extension_says_how_to_fix_it(tmp_path, generator_file, capsys):
     _, mask = _picture_and_mask(tmp_path, "in")
     Image.fromarray(mask).save(tmp_path / "mask.png")

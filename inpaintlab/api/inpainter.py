@@ -177,7 +177,7 @@ def prepare(
     hole = to_hole(mask, pictures.shape, device=device, threshold=threshold)
     if dilate:
         hole = torch.stack([dilate_hole(h[0], dilate) for h in hole])[:, None]
-        check_hole(hole)
+        check_hole(hole, dilate)
     return pictures, hole
 
 

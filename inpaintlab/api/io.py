@@ -262,6 +262,8 @@ def read_picture(path: str | os.PathLike, what: str = "image") -> Image.Image:
             return image
     except Image.DecompressionBombError as err:
         raise ValueError(f"{what} {path} is too large to decode safely: {err}") from None
+    except PermissionError:  # not a format problem: say so, with the path
+        raise PermissionError(f"{what} {path} cannot be read: permission denied (check the file's mode)") from None
     except _DECODE_ERRORS as err:
         raise ValueError(
             f"{what} {path} is not a readable picture ({type(err).__name__}: {err}); "
@@ -339,11 +341,17 @@ def to_hole(
     return hole
 
 
-def check_hole(hole: Tensor) -> None:
-    """``ValueError`` when a picture's hole (N,1,H,W) bool covers all of it: nothing to inpaint from."""
+def check_hole(hole: Tensor, dilate: int = 0) -> None:
+    """``ValueError`` when a picture's hole (N,1,H,W) bool covers all of it: nothing to inpaint from
+    (``dilate``: the pixels the hole was grown by, named in the message when that is what filled it)."""
     whole = hole.flatten(1).all(1)
     if bool(whole.any()):
         which = "the picture" if hole.shape[0] == 1 else f"picture(s) {whole.nonzero().flatten().tolist()}"
+        if dilate:
+            raise ValueError(
+                f"the mask grown by dilate={dilate} px covers all of {which}, so no known pixel is left to "
+                "inpaint from; pass a smaller dilate"
+            )
         raise ValueError(
             f"the mask covers all of {which}, so no known pixel is left to inpaint from; mark only the "
             "pixels to fill as nonzero (is the mask inverted? known pixels must be 0), or pass threshold="

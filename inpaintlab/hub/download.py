@@ -66,6 +66,22 @@ def create_temp(folder: Path, name: str) -> tuple[int, Path]:
             continue
 
 
+def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` all or nothing: a temporary file beside it (the umask's mode), fsync'd,
+    then renamed over ``path``. A crash or Ctrl-C leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = create_temp(path.parent, path.name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def download_url(
     url: str,
     dest: str | os.PathLike,

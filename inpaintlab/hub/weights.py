@@ -26,7 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import Tensor
 
-from inpaintlab.hub.download import create_temp
+from inpaintlab.hub.download import atomic_write
 
 ARCH_KEY = "inpaintlab.arch"
 META_PREFIX = "inpaintlab."
@@ -72,17 +72,7 @@ def save_weights(
         meta[META_PREFIX + key] = value if isinstance(value, str) else json.dumps(value)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = save(tensors, metadata=meta)
-    fd, tmp = create_temp(path.parent, path.name)  # the umask's mode, not mkstemp's 0600
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())  # on disk before the rename: a crash leaves the old file or the new one
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_write(path, save(tensors, metadata=meta))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
