@@ -20,7 +20,14 @@ import yaml
 from PIL import Image
 
 from inpaintlab import hub_cli
-from inpaintlab.hub import cache_dir, cache_path, get_entry, load_registry, save_weights, sha256_file, shipped_dir
+from inpaintlab.hub import (
+    cache_dir,
+    get_entry,
+    load_registry,
+    save_weights,
+    sha256_file,
+    shipped_dir,
+)
 from inpaintlab.hub_cli import main
 from inpaintlab.models import create_generator
 
@@ -146,7 +153,7 @@ def test_help_lists_every_command(capsys):
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
     for command in (*cli.TRAINING_COMMANDS, *cli.HUB_COMMANDS):
-        assert re.search(rf"^  {command} ", out, re.M), command
+        assert re.search(rf"^  {command} ", out, re.MULTILINE), command
     assert cli.main([]) == 2 and cli.main(["frobnicate"]) == 2
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
 
@@ -427,7 +434,7 @@ def test_auto_folder_prints_the_count_per_model(tmp_path, capsys):
 
 
 def test_only_an_unknown_name_is_a_one_line_error_other_key_errors_keep_their_traceback(monkeypatch, capsys):
-    import inpaintlab.hub_cli as hub_cli
+    from inpaintlab import hub_cli
 
     assert main(["download", "no-such-model"]) == 1
     assert "no checkpoint named 'no-such-model'" in capsys.readouterr().err
