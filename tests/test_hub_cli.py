@@ -115,10 +115,10 @@ def test_models_table_of_the_shipped_registry_is_narrow_and_one_entry_shows_ever
     table = lines[: len(load_registry()) + 1]
     assert all(len(line) <= 100 for line in table), max(table, key=len)
     monet = next(line for line in lines if line.startswith("monet-blocks "))
-    assert " package " in monet and " 64 " in monet and re.search(r" psnr_hole=\S+ ssim_hole=\S+ \(\+\d+\)$", monet)
+    assert " package " in monet and " 256 " in monet and re.search(r" psnr_hole=\S+ ssim_hole=\S+ \(\+\d+\)$", monet)
     assert main(["models", "monet-blocks"]) == 0
     full = capsys.readouterr().out
-    assert "opencv_ns_ssim_hole" in full and f"# local: {shipped_dir() / 'monet-blocks.safetensors'} (package)" in full
+    assert "opencv_ns_ssim_hole" in full and f"# local: {shipped_dir() / get_entry('monet-blocks').file} (package)" in full
 
 
 def test_download_all_of_the_shipped_registry_verifies_the_package_files(capsys):
@@ -222,7 +222,8 @@ def test_export_prints_the_snippet(tmp_path, capsys):
 
 
 def test_export_under_a_published_name_leaves_the_published_file_alone(tmp_path, capsys):
-    """The issue's case: `export RUN.ckpt --name photo-blocks` once replaced the shipped file."""
+    """The issue's case: `export RUN.ckpt --name photo-blocks` once replaced the shipped file (now the
+    name of the file photo-blocks points at)."""
     model = create_generator("unet.tiny")
     ckpt = {
         "state_dict": {f"generator.{k}": v for k, v in model.state_dict().items()},
@@ -232,21 +233,22 @@ def test_export_under_a_published_name_leaves_the_published_file_alone(tmp_path,
     run = tmp_path / "run"
     run.mkdir()
     torch.save(ckpt, run / "best.ckpt")
-    shipped = shipped_dir() / "photo-blocks.safetensors"
+    shipped = shipped_dir() / get_entry("photo-blocks").file
+    name = shipped.stem
     before = sha256_file(shipped)
     with pytest.warns(UserWarning, match="fill in"):
-        assert main(["export", str(run / "best.ckpt"), "--name", "photo-blocks"]) == 0
+        assert main(["export", str(run / "best.ckpt"), "--name", name]) == 0
     assert sha256_file(shipped) == before == get_entry("photo-blocks").sha256
-    assert (run / "photo-blocks.safetensors").is_file()  # the default output folder: the run's
+    assert (run / shipped.name).is_file()  # the default output folder: the run's
     capsys.readouterr()
     # a folder that already holds the name (here a copy of the published file): refused, unchanged
     published = tmp_path / "files"
     published.mkdir()
-    (published / "photo-blocks.safetensors").write_bytes(shipped.read_bytes())
-    assert main(["export", str(run / "best.ckpt"), "--name", "photo-blocks", "--out", str(published)]) == 1
+    (published / shipped.name).write_bytes(shipped.read_bytes())
+    assert main(["export", str(run / "best.ckpt"), "--name", name, "--out", str(published)]) == 1
     err = capsys.readouterr().err
     assert "would overwrite" in err and "--force" in err and "Traceback" not in err
-    assert sha256_file(published / "photo-blocks.safetensors") == before
+    assert sha256_file(published / shipped.name) == before
 
 
 def _picture_and_mask(folder, stem, size=(40, 30)):

@@ -31,11 +31,6 @@ def painting() -> torch.Tensor:
     return torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped region checkpoints are still the 64 px first versions, which lose 0.4-0.9 dB to the "
-    "harmonic fill at full scale on thin strokes; the 256 px universal model in training replaces them (issue 9)",
-)
 @pytest.mark.parametrize("size", [256, 512, 1024])
 @pytest.mark.parametrize("name", ["photo-region", "monet-region"])
 def test_region_checkpoint_is_never_worse_than_the_harmonic_fill_on_thin_strokes(painting, name, size):
