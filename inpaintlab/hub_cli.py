@@ -19,6 +19,7 @@ return 1, never a traceback; anything else is a bug and keeps its traceback. ``m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -120,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except UnknownCheckpointError as err:  # only the registry lookup: any other KeyError is a bug, with its traceback
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+    except BrokenPipeError:  # the reader went away (`inpaintlab models | head`): stop quietly, as Python's docs say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except ImportError as err:  # an optional extra (serve, export) is not installed
         print(f"error: {err}", file=sys.stderr)
     except (CliError, ValueError, OSError) as err:  # bad name or file, checksum, offline, download, exists
@@ -201,8 +204,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _metrics_summary(metrics: dict[str, float]) -> str:
-    """The first metrics of an entry (``val_`` dropped from their names) and how many more there are."""
-    shown = [f"{k.removeprefix('val_')}={v:.4g}" for k, v in list(metrics.items())[:_SUMMARY_METRICS]]
+    """The first metrics of an entry (``val_`` / ``bench_`` dropped from their names) and how many more there are."""
+    shown = [
+        f"{k.removeprefix('val_').removeprefix('bench_')}={v:.4g}" for k, v in list(metrics.items())[:_SUMMARY_METRICS]
+    ]
     more = len(metrics) - len(shown)
     return (" ".join(shown) or "-") + (f" (+{more})" if more > 0 else "")
 
