@@ -66,16 +66,27 @@ def create_temp(folder: Path, name: str) -> tuple[int, Path]:
             continue
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` all or nothing: a temporary file beside it (the umask's mode), fsync'd,
-    then renamed over ``path``. A crash or Ctrl-C leaves the old file or the new one, never half of one."""
-    path = Path(path)
+def write_temp(path: Path, data: bytes) -> Path:
+    """``data`` in a new temporary file beside ``path`` (:func:`create_temp`), flushed and fsync'd: ready
+    to be renamed or linked into place. The caller removes it if it does not."""
     fd, tmp = create_temp(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` all or nothing: a temporary file beside it (the umask's mode), fsync'd,
+    then renamed over ``path``. A crash or Ctrl-C leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = write_temp(path, data)
+    try:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

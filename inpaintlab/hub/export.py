@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from inpaintlab.hub.cache import HUB_URL_ENV
-from inpaintlab.hub.download import create_temp, sha256_file
+from inpaintlab.hub.download import create_temp, sha256_file, write_temp
 from inpaintlab.hub.registry import NAME_PATTERN
 from inpaintlab.hub.weights import load_training_checkpoint, save_weights
 
@@ -174,12 +174,8 @@ def canonical_safetensors(raw: bytes) -> bytes:
 def _write_new(path: Path, data: bytes, force: bool) -> None:
     """Write ``data`` to ``path`` through an fsync'd temporary file: linked into place (never over an
     existing file: ``FileExistsError``), or renamed over it when ``force``."""
-    fd, tmp = create_temp(path.parent, path.name)
+    tmp = write_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
         if force:
             os.replace(tmp, path)
             return
