@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,21 @@ def run_script(tmp_path):
         return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
     return run
+
+
+def start_uvicorn(app) -> tuple[str, object, threading.Thread]:
+    """Serve ``app`` with uvicorn on a free loopback port in a daemon thread, once it has started:
+    ``(base url without a trailing slash, server, thread)``; stop with ``server.should_exit = True``."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}", server, thread

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import threading
 import time
 
@@ -13,6 +12,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'inpaintlab[serve]')")
+from conftest import start_uvicorn
 from fastapi.testclient import TestClient
 
 from inpaintlab import hub_cli, load
@@ -295,30 +295,15 @@ def test_auto_routes_through_the_pool():
     assert loads == [("auto", ["loader"]), ("inner", [])]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server():
-    """Start an app with uvicorn on a free loopback port; yields (base url, app)."""
-    import uvicorn
-
+    """Start an app with uvicorn on a free loopback port; yields ``start(app) -> base url``."""
     servers = []
 
     def start(app):
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+        url, server, thread = start_uvicorn(app)
         servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
+        return url
 
     yield start
     for server, thread in servers:

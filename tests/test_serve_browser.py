@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +19,8 @@ from PIL import Image
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'inpaintlab[serve]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+from conftest import start_uvicorn
 
 from inpaintlab.serve import create_app
 
@@ -61,20 +60,10 @@ def picture_file(tmp_path_factory) -> Path:
     return path
 
 
-def start_server(app) -> tuple[str, object, threading.Thread]:
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}/", server, thread
+def start_server(app) -> tuple[str, object, object]:
+    """The page's address (with its trailing slash), the server and its thread (``conftest.start_uvicorn``)."""
+    url, server, thread = start_uvicorn(app)
+    return f"{url}/", server, thread
 
 
 @pytest.fixture(scope="module")
