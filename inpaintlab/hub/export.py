@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from inpaintlab.hub.cache import HUB_URL_ENV
-from inpaintlab.hub.download import create_temp, sha256_file, write_temp
+from inpaintlab.hub.download import sha256_file, write_temp
 from inpaintlab.hub.registry import NAME_PATTERN
-from inpaintlab.hub.weights import load_training_checkpoint, save_weights
+from inpaintlab.hub.weights import load_training_checkpoint, weights_bytes
 
 TODO = "TODO"
 
@@ -85,24 +85,8 @@ def export_checkpoint(
     style, mask = info.get("style"), info.get("mask_kind")
     resolution = int(info.get("image_size") or 256)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fd, scratch = create_temp(out_dir, file)
-    os.close(fd)
-    try:
-        save_weights(
-            state_dict,
-            scratch,
-            arch,
-            metadata={
-                "name": name,
-                "style": style,
-                "mask": mask,
-                "resolution": resolution,
-                "weights": info["weights"],
-            },
-        )
-        _write_new(weights, canonical_safetensors(scratch.read_bytes()), force)
-    finally:
-        scratch.unlink(missing_ok=True)
+    metadata = {"name": name, "style": style, "mask": mask, "resolution": resolution, "weights": info["weights"]}
+    _write_new(weights, canonical_safetensors(weights_bytes(state_dict, arch, metadata)), force)
     digest, size = sha256_file(weights), weights.stat().st_size
 
     if urls is None:

@@ -49,6 +49,17 @@ def strip_prefix(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
 
 
 # ---------------------------------------------------------------------------------------- safetensors
+def weights_bytes(state_dict: dict[str, Tensor], arch: Any, metadata: dict[str, Any] | None = None) -> bytes:
+    """The safetensors file :func:`save_weights` writes, as bytes (``arch`` and ``metadata`` in the header)."""
+    from inpaintlab.models import normalize_arch
+
+    meta = {ARCH_KEY: json.dumps(normalize_arch(arch), sort_keys=True)}
+    for key, value in (metadata or {}).items():
+        meta[META_PREFIX + key] = value if isinstance(value, str) else json.dumps(value)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    return save(tensors, metadata=meta)
+
+
 def save_weights(
     state_dict: dict[str, Tensor],
     path: str | os.PathLike,
@@ -64,15 +75,9 @@ def save_weights(
         metadata: extra descriptive values, stored as ``inpaintlab.<key>`` (non-strings as JSON), e.g.
             ``resolution`` (the training resolution, used when the file is loaded by path).
     """
-    from inpaintlab.models import normalize_arch
-
     path = Path(path)
-    meta = {ARCH_KEY: json.dumps(normalize_arch(arch), sort_keys=True)}
-    for key, value in (metadata or {}).items():
-        meta[META_PREFIX + key] = value if isinstance(value, str) else json.dumps(value)
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, save(tensors, metadata=meta))
+    return atomic_write(path, weights_bytes(state_dict, arch, metadata))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
