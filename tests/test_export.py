@@ -144,7 +144,7 @@ def test_every_generator_exports(tmp_path, preset):
     for fmt in ("onnx", "torchscript"):
         result = export_model(weights, tmp_path / f"out.{fmt}", fmt, dynamic=not fixed, overwrite=True)
         assert result.path.is_file() and result.bytes == result.path.stat().st_size
-        assert len(result.max_abs_diff) == (1 if fixed else 2)
+        assert len(result.max_abs_diff) == (1 if fixed else 3)  # dynamic: also checked at 5x3, below the stride
         assert max(result.max_abs_diff.values()) <= TOLERANCE
     if fixed:
         with pytest.raises(ValueError, match="without --dynamic"):

@@ -126,10 +126,12 @@ def test_download_all_of_the_shipped_registry_verifies_the_package_files(capsys)
     each verified file is (the package's own), writing nothing to the cache."""
     assert main(["download", "all"]) == 0
     out = capsys.readouterr().out.splitlines()
-    entries = load_registry()
-    assert len(out) == len(entries)
-    for line, entry in zip(out, entries.values()):
-        assert line == f"{entry.name}: {shipped_dir() / entry.file} (shipped in the package, sha256 verified)"
+    expected = [
+        f"{entry.name}: {shipped_dir() / file} (shipped in the package, sha256 verified)"
+        for entry in load_registry().values()
+        for file in (entry.file, *([entry.onnx.file] if entry.onnx else []))  # the weights, then their ONNX file
+    ]
+    assert out == expected and any(line.endswith(".onnx (shipped in the package, sha256 verified)") for line in out)
     assert not cache_dir().exists() or not any(cache_dir().iterdir())
 
 
@@ -180,8 +182,9 @@ def _imported(code: str) -> dict:
 
 
 def test_models_and_inpaint_and_load_import_no_training_package(tmp_path):
-    """`inpaintlab models` imports not even torch; `load(...)` and `inpaint` import no Lightning,
-    torch-fidelity, kornia, timm or wandb (the training commands import them)."""
+    """`inpaintlab models` and `inpaint` (on ONNX Runtime) import not even torch; `load(...)` and
+    `inpaint --runtime torch` import no Lightning, torch-fidelity, kornia, timm or wandb (the training
+    commands import them)."""
     assert not _imported("from inpaintlab.cli import main; main(['models'])") & {*HEAVY, "torch"}
     assert not _imported("import inpaintlab; inpaintlab.__version__") & {*HEAVY, "torch"}
     assert not _imported("from inpaintlab import load") & set(HEAVY)
@@ -190,6 +193,8 @@ def test_models_and_inpaint_and_load_import_no_training_package(tmp_path):
     args = ["inpaint", "--model", "monet-blocks", "--image", str(tmp_path / "in.png"), "--mask",
             str(tmp_path / "mask.png"), "--output", str(tmp_path / "out.png"), "--device", "cpu"]  # fmt: skip
     modules = _imported(f"from inpaintlab.cli import main; assert main({args!r}) == 0")
+    assert "onnxruntime" in modules and not modules & {*HEAVY, "torch"}  # the ONNX runtime: no torch at all
+    modules = _imported(f"from inpaintlab.cli import main; assert main({[*args, '--runtime', 'torch']!r}) == 0")
     assert "torch" in modules and not modules & set(HEAVY)
     modules = _imported("from inpaintlab import load; load('monet-blocks', device='cpu')")
     assert not modules & set(HEAVY)
@@ -278,7 +283,7 @@ def test_inpaint_one_file_with_a_safetensors_model(tmp_path, generator_file, cap
             "1",
         ]
     )
-    assert rc == 0 and "(gen)" in capsys.readouterr().out
+    assert rc == 0 and "(gen, torch)" in capsys.readouterr().out
     out = np.asarray(Image.open(tmp_path / "out.png"))
     assert out.shape == image.shape
     known = np.ones(mask.shape, bool)
@@ -432,7 +437,7 @@ def test_auto_folder_prints_the_count_per_model(tmp_path, capsys):
             "--output", str(tmp_path / "out"), "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert out.strip() == f"wrote 3 pictures to {tmp_path / 'out'} (monet-blocks: 2, monet-center: 1)"
+    assert out.strip() == f"wrote 3 pictures to {tmp_path / 'out'} (monet-blocks: 2, monet-center: 1; torch)"
 
 
 def test_only_an_unknown_name_is_a_one_line_error_other_key_errors_keep_their_traceback(monkeypatch, capsys):

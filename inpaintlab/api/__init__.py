@@ -1,32 +1,41 @@
 """The inference API: ``load(name_or_path)`` -> :class:`Inpainter`, callable on PIL/numpy/tensor pictures.
 
 Modules: ``pretrained`` (``load`` / ``load_model``: the model behind a name or file, wrapped for its
-task), ``inpainter`` (Inpainter), ``io`` (type conversions, bit-exact write-back), ``plan`` (where and
-at which scale the model runs: the ``strategy``), ``auto`` (style/mask-kind router), ``stylizer``
-(``load("photo2monet")``: photo -> Monet).
+task), ``inpainter`` (Inpainter), ``io`` (type conversions, bit-exact write-back), ``pictures`` (files,
+PIL modes and the mask rule, without torch), ``plan`` (where and at which scale the model runs: the
+``strategy``; numpy), ``window_tensors`` / ``window_arrays`` (a window as model input and back, in torch
+and in numpy), ``onnx_inpainter`` (a registry model run by ONNX Runtime without torch: what the command
+line uses), ``auto`` (style/mask-kind router), ``stylizer`` (``load("photo2monet")``: photo -> Monet).
+
+The names below are imported on first use (an explicit name -> module table), so that
+``inpaintlab.api.onnx_inpainter`` and ``inpaintlab.api.plan`` can be used without importing torch.
 """
 
 from __future__ import annotations
 
-from inpaintlab.api.auto import AutoInpainter
-from inpaintlab.api.inpainter import Inpainter, resolve_device
-from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
-from inpaintlab.api.pretrained import load, load_model
-from inpaintlab.api.stylizer import Stylizer
-from inpaintlab.api.plan import STRATEGIES, Window, plan_windows
+import importlib
 
-__all__ = [
-    "STRATEGIES",
-    "AutoInpainter",
-    "Fill",
-    "Inpainter",
-    "PictureBatch",
-    "Stylizer",
-    "Window",
-    "load",
-    "load_model",
-    "plan_windows",
-    "resolve_device",
-    "to_hole",
-    "to_picture_batch",
-]
+_PUBLIC = {
+    "STRATEGIES": "inpaintlab.api.plan",
+    "Window": "inpaintlab.api.plan",
+    "plan_windows": "inpaintlab.api.plan",
+    "AutoInpainter": "inpaintlab.api.auto",
+    "Inpainter": "inpaintlab.api.inpainter",
+    "resolve_device": "inpaintlab.api.inpainter",
+    "Fill": "inpaintlab.api.io",
+    "PictureBatch": "inpaintlab.api.io",
+    "to_hole": "inpaintlab.api.io",
+    "to_picture_batch": "inpaintlab.api.io",
+    "load": "inpaintlab.api.pretrained",
+    "load_model": "inpaintlab.api.pretrained",
+    "Stylizer": "inpaintlab.api.stylizer",
+    "OnnxInpainter": "inpaintlab.api.onnx_inpainter",
+}
+
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'inpaintlab.api' has no attribute {name!r}")

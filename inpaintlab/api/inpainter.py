@@ -11,14 +11,15 @@ for an inpainting checkpoint, see :mod:`inpaintlab.api.pretrained`).
 from __future__ import annotations
 
 import os
-
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from inpaintlab.api.io import Fill, PictureBatch, check_hole, to_hole, to_picture_batch
-from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_input, window_values
+from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
+from inpaintlab.api.pictures import check_dilate, check_hole
+from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows
+from inpaintlab.api.window_tensors import window_input, window_values
 from inpaintlab.hub.registry import CheckpointEntry
 
 DEFAULT_RESOLUTION = 256
@@ -116,7 +117,7 @@ class Inpainter:
             win
             for i in indices
             for win in plan_windows(
-                hole[i, 0], i, self.resolution, strategy=strategy, max_hole=self.max_hole, max_window=self.max_window
+                hole[i, 0].numpy(), i, self.resolution, strategy=strategy, max_hole=self.max_hole, max_window=self.max_window
             )
         ]
 
@@ -160,23 +161,23 @@ class Inpainter:
                 f"expected a tensor of shape {tuple(image.shape)}"
             )
         output = output.float().cpu()
-        return [
-            Fill(win.index, win.top, win.left, win.fill, window_values(out, size, win.fill))
-            for win, out, size in zip(windows, output, valid)
-        ]
+        fills = []
+        for win, out, size in zip(windows, output, valid):
+            hole_pixels = torch.from_numpy(win.fill)
+            fills.append(Fill(win.index, win.top, win.left, hole_pixels, window_values(out, size, hole_pixels)))
+        return fills
 
 
 def prepare(
     image: Any, mask: Any, dilate: int = 0, threshold: float | None = None
 ) -> tuple[PictureBatch, Tensor]:
     """Validate and convert a user's picture and mask: (:class:`PictureBatch`, hole (N,1,H,W) bool)."""
-    if isinstance(dilate, bool) or not isinstance(dilate, int) or dilate < 0:
-        raise ValueError(f"dilate must be an int >= 0 (pixels), got {dilate!r}")
+    check_dilate(dilate)
     pictures = to_picture_batch(image)
     device = image.device if isinstance(image, Tensor) else None
     hole = to_hole(mask, pictures.shape, device=device, threshold=threshold)
     if dilate:
-        hole = torch.stack([dilate_hole(h[0], dilate) for h in hole])[:, None]
+        hole = torch.stack([torch.from_numpy(dilate_hole(h[0].numpy(), dilate)) for h in hole])[:, None]
         check_hole(hole, dilate)
     return pictures, hole
 

@@ -16,13 +16,9 @@ its alpha. A mask that covers the whole picture leaves nothing to inpaint from a
 
 from __future__ import annotations
 
-import os
-import struct
 import warnings
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,17 +26,25 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from inpaintlab.api.pictures import (
+    check_hole,
+    check_mask_size,
+    check_threshold,
+    hole_from_array,
+    pil_working_copy,
+    read_picture,
+)
+
+__all__ = ["Fill", "PictureBatch", "check_hole", "read_picture", "to_hole", "to_picture_batch"]
+
 # ITU-R 601-2 luma, the weights PIL uses for RGB -> L
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
-_PIL_DIRECT = {"L", "LA", "RGB", "RGBA"}
 _NUMPY_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _FLOAT_TENSORS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _MASK_TENSORS = (
     torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
     torch.uint16, torch.uint32, torch.uint64, *_FLOAT_TENSORS,
 )  # fmt: skip
-# what PIL raises on a damaged file besides OSError (truncated zlib streams, bad chunk tables, ...)
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
 @dataclass
@@ -202,27 +206,7 @@ def _from_numpy(image: np.ndarray) -> PictureBatch:
 
 
 def _from_pil(image: Image.Image) -> PictureBatch:
-    mode = image.mode
-    if mode in _PIL_DIRECT:
-        work, back = image, None
-    elif mode == "1":
-        work, back = image.convert("L"), lambda im: im.convert("1", dither=Image.Dither.NONE)
-    elif mode in ("P", "PA"):  # returned as RGB(A): a palette cannot hold new colours
-        work = image.convert("RGBA" if mode == "PA" or "transparency" in image.info else "RGB")
-        warnings.warn(
-            f"a palette ({mode}) image is inpainted and returned as {work.mode}: the palette cannot hold "
-            "the new colours; call .quantize() on the result to get a palette image back",
-            stacklevel=3,
-        )
-        back = None
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        warnings.warn(f"a {mode} image is inpainted and returned as RGB", stacklevel=3)
-        work, back = image.convert("RGB"), None
-    else:
-        raise ValueError(
-            f"PIL image mode {mode!r} is not supported; convert it with image.convert('RGB'), "
-            "or pass a 16-bit picture as a numpy uint16 array (np.asarray(image))"
-        )
+    work, back = pil_working_copy(image)
     batch = _from_numpy(np.asarray(work))
     info = dict(image.info)
 
@@ -245,32 +229,6 @@ def _check_float_range(tensor: Tensor, name: str) -> None:
         raise ValueError(f"float {name} values must be in [0,1], got range [{lo:g}, {hi:g}]{hint}")
 
 
-def read_picture(path: str | os.PathLike, what: str = "image") -> Image.Image:
-    """Open and decode a picture file completely (what the CLI reads ``--image`` / ``--mask`` with).
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist or is not a file.
-        ValueError: not a picture PIL can decode (unknown format, truncated, damaged, too large);
-            the message names ``what`` and the path.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} {'is a folder' if path.is_dir() else 'does not exist'}")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image
-    except Image.DecompressionBombError as err:
-        raise ValueError(f"{what} {path} is too large to decode safely: {err}") from None
-    except PermissionError:  # not a format problem: say so, with the path
-        raise PermissionError(f"{what} {path} cannot be read: permission denied (check the file's mode)") from None
-    except _DECODE_ERRORS as err:
-        raise ValueError(
-            f"{what} {path} is not a readable picture ({type(err).__name__}: {err}); "
-            "give a PNG, JPEG, WebP, TIFF or BMP file"
-        ) from None
-
-
 def to_hole(
     mask: Any,
     size: tuple[int, int, int],
@@ -291,21 +249,10 @@ def to_hole(
             picture, or (``device`` given) a tensor on another device.
         TypeError: a mask or threshold of another type.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     n, h, w = size
-    if isinstance(mask, Image.Image):
-        mask = _pil_mask_values(mask)
-    if isinstance(mask, np.ndarray):
-        if mask.dtype.kind not in "biuf":
-            raise ValueError(f"mask array must be bool, integer or float, got dtype {mask.dtype}")
-        if mask.ndim == 3 and 1 <= mask.shape[2] <= 4:
-            mask = _mask_channel(mask)
-        if mask.ndim != 2:
-            raise ValueError(f"mask array must be HxW (or HxWxC, C = 1..4), got shape {mask.shape}")
-        if mask.dtype.kind == "f" and np.isnan(mask).any():
-            raise ValueError("mask contains NaN values; masks are 0 (known) / nonzero (hole)")
-        hole = mask != 0 if threshold is None else mask > threshold
-        hole = torch.from_numpy(np.ascontiguousarray(hole))[None, None]
+    if isinstance(mask, (Image.Image, np.ndarray)):
+        hole = torch.from_numpy(hole_from_array(mask, threshold))[None, None]
     elif isinstance(mask, Tensor):
         if device is not None and mask.device != device:
             raise ValueError(f"mask is on {mask.device} but the image is on {device}; put both on one device")
@@ -329,63 +276,9 @@ def to_hole(
             f"mask must be a PIL.Image, a numpy array or a torch.Tensor, got {type(mask).__name__}"
         )
 
-    if tuple(hole.shape[-2:]) != (h, w):
-        raise ValueError(
-            f"mask size {tuple(hole.shape[-2:])} (H,W) does not match the image size {(h, w)}; "
-            "resize the mask with nearest-neighbour interpolation to the image size"
-        )
+    check_mask_size(tuple(hole.shape[-2:]), (h, w))
     if hole.shape[0] not in (1, n):
         raise ValueError(f"mask has {hole.shape[0]} masks for {n} pictures; give one mask or one per picture")
     hole = hole.expand(n, 1, h, w) if hole.shape[0] != n else hole
     check_hole(hole)
     return hole
-
-
-def check_hole(hole: Tensor, dilate: int = 0) -> None:
-    """``ValueError`` when a picture's hole (N,1,H,W) bool covers all of it: nothing to inpaint from
-    (``dilate``: the pixels the hole was grown by, named in the message when that is what filled it)."""
-    whole = hole.flatten(1).all(1)
-    if bool(whole.any()):
-        which = "the picture" if hole.shape[0] == 1 else f"picture(s) {whole.nonzero().flatten().tolist()}"
-        if dilate:
-            raise ValueError(
-                f"the mask grown by dilate={dilate} px covers all of {which}, so no known pixel is left to "
-                "inpaint from; pass a smaller dilate"
-            )
-        raise ValueError(
-            f"the mask covers all of {which}, so no known pixel is left to inpaint from; mark only the "
-            "pixels to fill as nonzero (is the mask inverted? known pixels must be 0), or pass threshold="
-        )
-
-
-def _check_threshold(threshold: Any) -> float | None:
-    if threshold is None:
-        return None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
-        raise TypeError(f"threshold must be a number or None (nonzero = hole), got {type(threshold).__name__}")
-    if not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-    return float(threshold)
-
-
-def _pil_mask_values(mask: Image.Image) -> np.ndarray:
-    """A PIL mask as a numpy array, HxW or HxWxC (the channels are combined by :func:`_mask_channel`)."""
-    if mask.mode in ("P", "PA"):
-        mask = mask.convert("RGBA" if mask.mode == "PA" or "transparency" in mask.info else "RGB")
-    elif mask.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        mask = mask.convert("RGB")
-    elif mask.mode in ("La", "RGBa", "RGBX"):
-        mask = mask.convert("LA" if mask.mode == "La" else "RGBA" if mask.mode == "RGBa" else "RGB")
-    return np.asarray(mask)
-
-
-def _mask_channel(mask: np.ndarray) -> np.ndarray:
-    """HxWxC -> HxW: the colour channels' maximum; the alpha channel (C = 2 or 4) when the colour is
-    empty and the alpha is not uniform (a mask drawn on a transparent layer)."""
-    channels = mask.shape[2]
-    if channels in (2, 4):
-        colour, alpha = mask[..., : channels - 1], mask[..., channels - 1]
-        if not colour.any() and (alpha != alpha.flat[0]).any():
-            return alpha
-        mask = colour
-    return mask.max(axis=2) if mask.dtype != bool else mask.any(axis=2)

@@ -22,8 +22,13 @@ downscaled around it. The plan therefore works per hole component:
 
 ``original`` is one window of the whole picture at full scale; ``resize`` one window of the whole
 picture downscaled so that its longer side is ``resolution`` (never upscaled); these are IOPaint's
-strategy names. :func:`window_input` and :func:`window_values` turn a window into the model's input and
+strategy names. ``window_input`` and ``window_values`` turn a window into the model's input and
 the model's output back into values for the window's hole pixels.
+
+This module imports no torch: the plan is numpy (``Window.fill`` is a numpy array), shared by both
+runtimes. How a window becomes model input and the output values for its hole pixels is in
+:mod:`inpaintlab.api.window_tensors` (torch) and :mod:`inpaintlab.api.window_arrays` (numpy, for ONNX
+Runtime), the same two functions in each, tested against each other.
 """
 
 from __future__ import annotations
@@ -32,10 +37,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import ndimage
-from torch import Tensor
 
 #: The inference strategies (IOPaint's names, plus ``auto``).
 STRATEGIES = ("auto", "original", "crop", "resize")
@@ -51,7 +53,7 @@ class Window:
     """A rectangle of one picture, the scale it runs at, and which hole pixels it writes.
 
     ``top``, ``left``, ``height``, ``width`` in picture pixels; ``scale`` model pixels per picture pixel
-    (<= 1); ``fill`` (height, width) bool: the hole pixels this window writes.
+    (<= 1); ``fill`` (height, width) numpy bool: the hole pixels this window writes.
     """
 
     index: int
@@ -60,27 +62,26 @@ class Window:
     height: int
     width: int
     scale: float
-    fill: Tensor
+    fill: np.ndarray
 
     @property
     def model_size(self) -> tuple[int, int]:
         """(rows, cols) of the window at model scale."""
-        return _scaled(self.height, self.scale), _scaled(self.width, self.scale)
+        return scaled(self.height, self.scale), scaled(self.width, self.scale)
 
 
-def dilate_hole(hole: Tensor, pixels: int) -> Tensor:
-    """Grow a bool hole (H,W) by ``pixels`` in every direction (square structuring element)."""
+def dilate_hole(hole: np.ndarray, pixels: int) -> np.ndarray:
+    """Grow a bool hole (H,W) numpy array by ``pixels`` in every direction (square structuring element)."""
     if pixels < 0:
         raise ValueError(f"dilate must be >= 0 pixels, got {pixels}")
-    box = _bbox(hole.numpy())
+    box = _bbox(hole)
     if pixels == 0 or box is None:
         return hole
     t, b, l, r = box
     h, w = hole.shape
     t, l, b, r = max(t - pixels, 0), max(l - pixels, 0), min(b + pixels, h), min(r + pixels, w)
-    out = hole.clone()
-    grown = ndimage.maximum_filter(hole[t:b, l:r].numpy(), size=2 * pixels + 1, mode="constant", cval=False)
-    out[t:b, l:r] = torch.from_numpy(grown)
+    out = hole.copy()
+    out[t:b, l:r] = ndimage.maximum_filter(hole[t:b, l:r], size=2 * pixels + 1, mode="constant", cval=False)
     return out
 
 
@@ -92,7 +93,7 @@ def check_strategy(strategy: object) -> str:
 
 
 def plan_windows(
-    hole: Tensor,
+    hole: np.ndarray,
     index: int,
     resolution: int,
     *,
@@ -103,7 +104,7 @@ def plan_windows(
     """Windows covering every hole pixel of one picture exactly once (see the module docstring).
 
     Args:
-        hole: (H,W) bool, True = hole.
+        hole: (H,W) numpy bool, True = hole.
         index: the picture's index in its batch (copied into each window).
         resolution: the model's training resolution R.
         strategy: one of :data:`STRATEGIES`.
@@ -115,14 +116,14 @@ def plan_windows(
     max_window = 4 * resolution if max_window is None else int(max_window)
     if max_hole < 1 or max_window < 1:
         raise ValueError(f"max_hole and max_window must be >= 1 pixel, got {max_hole}, {max_window}")
-    h, w = hole.shape
-    array = hole.numpy()  # numpy's reductions on bool masks are ~10x faster than torch's on CPU
+    array = np.asarray(hole, dtype=bool)
+    h, w = array.shape
     box = _bbox(array)
     if box is None:
         return []
     if strategy in ("original", "resize"):
         scale = 1.0 if strategy == "original" else min(1.0, resolution / max(h, w))
-        return [Window(index, 0, 0, h, w, scale, hole)]
+        return [Window(index, 0, 0, h, w, scale, array)]
     labels, f, components = _components(array, box)
     by_scale: dict[float, list[int]] = {}  # scale -> indices into components
     for i, (_, thickness) in enumerate(components):
@@ -140,59 +141,12 @@ def plan_windows(
             assigned[t:b, l:r] |= mine
             fill = np.zeros((rh, rw), dtype=bool)
             fill[t - top : b - top, l - left : r - left] = mine
-            windows.append(Window(index, top, left, rh, rw, scale, torch.from_numpy(fill)))
+            windows.append(Window(index, top, left, rh, rw, scale, fill))
     return windows
 
 
-def window_input(image: Tensor, hole: Tensor, scale: float, input_size: int | None = None):
-    """Model input for one window: ``(image (1,3,h,w) with the hole zeroed, mask (1,1,h,w) float, valid)``.
-
-    ``image`` (1,3,H,W) float in [0,1], ``hole`` (1,1,H,W) bool, at picture scale. With ``scale < 1`` the
-    crop is downscaled (antialiased) and the hole at model scale is every cell the hole touches plus a
-    one-cell ring, so the bilinear upscaling of the fill never mixes in resampled known pixels.
-    ``input_size``: for a model that takes only ``S x S`` inputs, the crop is downscaled to fit and
-    padded (reflect, or replicate when too small) to ``S x S``. ``valid`` is the (rows, cols) of the
-    window in the input (the rest is padding), for :func:`window_values`.
-    """
-    h, w = image.shape[-2:]
-    if input_size is not None:
-        scale = min(scale, input_size / max(h, w))
-    size = (_scaled(h, scale), _scaled(w, scale))
-    mask = hole.to(torch.float32)
-    if size != (h, w):
-        image = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
-        mask = (F.interpolate(mask, size=size, mode="area") > 0).to(torch.float32)
-        mask = F.max_pool2d(mask, kernel_size=3, stride=1, padding=1)
-    image = image * (1 - mask)  # hole content never reaches the model, not even through the padding
-    if input_size is not None:
-        pad = (0, input_size - size[1], 0, input_size - size[0])
-        if any(pad):
-            mode = "reflect" if pad[1] < size[1] and pad[3] < size[0] else "replicate"
-            image, mask = F.pad(image, pad, mode=mode), F.pad(mask, pad, mode=mode)  # mirrored holes stay holes
-    return image, mask, size
-
-
-def window_values(output: Tensor, valid: tuple[int, int], fill: Tensor) -> Tensor:
-    """The model's values (3,K) at the ``fill`` pixels ((h,w) bool, K True) of one window.
-
-    ``output`` (3,R1,R2) is the model output; its top-left ``valid`` (rows, cols) region is the window
-    at model scale. When that region is smaller than the window, values are bilinearly interpolated
-    at the fill pixels only (the same numbers as resizing the whole output with
-    ``F.interpolate(mode="bilinear", align_corners=False)``, without materialising it).
-    """
-    out = output[:, : valid[0], : valid[1]].to(torch.float32)
-    h, w = fill.shape
-    if valid == (h, w):
-        return out[:, fill]
-    ys, xs = torch.nonzero(fill, as_tuple=True)
-    grid = torch.stack([(2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1], dim=-1).to(out)  # normalised (x, y)
-    sampled = F.grid_sample(
-        out[None], grid[None, None], mode="bilinear", padding_mode="border", align_corners=False
-    )
-    return sampled[0, :, 0]
-
-
-def _scaled(length: int, scale: float) -> int:
+def scaled(length: int, scale: float) -> int:
+    """A window side of ``length`` picture pixels at ``scale``, in model pixels."""
     return length if scale >= 1 else max(1, round(length * scale))
 
 

@@ -35,6 +35,7 @@ from inpaintlab.export.graph import (
 )
 
 FORMATS = tuple(WRITERS)
+TINY_CHECK_SIZE = (5, 3)  # a dynamic export is also checked at this size (where the model accepts it)
 TOLERANCE = 1e-4  # max |exported - PyTorch| on [0,1] pixels; measured: ~3e-7 (ONNX Runtime), 0 (TorchScript)
 
 
@@ -135,6 +136,8 @@ def export_model(
     # padding path (amount recorded, 0 where none is needed); a second size checks the result
     trace_size = (_odd(native), _odd(native) + 2) if dynamic else static_size
     check_sizes = [trace_size] + ([(native + native // 2, max(8, (3 * native) // 4))] if dynamic else [])
+    if dynamic and _accepts(generator, *TINY_CHECK_SIZE):  # smaller than the stride: a reflect pad cannot run
+        check_sizes.append(TINY_CHECK_SIZE)
     if hasattr(generator, "check_size"):
         for h, w in check_sizes:
             try:
@@ -158,6 +161,15 @@ def export_model(
     result.bytes = atomic_write(path, write, overwrite=overwrite)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _accepts(generator, height: int, width: int) -> bool:
+    """Whether ``generator`` takes a ``height x width`` input (its ``check_size``, if it has one)."""
+    try:
+        getattr(generator, "check_size", lambda h, w: None)(height, width)
+    except ValueError:
+        return False
+    return True
 
 
 def _check(graph, format: str, path: Path, sizes: list[tuple[int, int]], result: ExportResult) -> None:

@@ -8,6 +8,7 @@ at another file. Every entry is checked field by field; a malformed one raises
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -42,8 +43,9 @@ _FIELDS = (
     "license",
     "recipe",
     "metrics",
+    "onnx",
 )
-_OPTIONAL = {"task": "inpaint", "value_range": [0, 1], "metrics": {}}
+_OPTIONAL = {"task": "inpaint", "value_range": [0, 1], "metrics": {}, "onnx": None}
 
 
 class RegistryError(ValueError):
@@ -64,6 +66,19 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         optional = {"epochs": self.epochs, "wall_time": self.wall_time, "machine": self.machine}
         return {"config": self.config, "data": self.data, **{k: v for k, v in optional.items() if v is not None}}
+
+
+@dataclass(frozen=True)
+class OnnxFile:
+    """The same weights as an ONNX file (``inpaintlab export NAME --format onnx --dynamic``), which the
+    command line runs with ONNX Runtime, without importing torch. Found and verified like the weights."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "sha256": self.sha256, "bytes": self.bytes}
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,7 @@ class CheckpointEntry:
         license: licence of the weights.
         recipe: training config and data.
         metrics: measured metrics (name -> number).
+        onnx: the weights exported to ONNX (:class:`OnnxFile`), if the registry ships them.
     """
 
     name: str
@@ -108,6 +124,15 @@ class CheckpointEntry:
     license: str
     recipe: Recipe
     metrics: dict[str, float] = field(default_factory=dict)
+    onnx: OnnxFile | None = None
+
+    def onnx_entry(self) -> CheckpointEntry | None:
+        """This entry with its ONNX file in place of the weights file (what ``fetch`` takes), or None.
+
+        The ONNX file has no mirrors of its own: it is shipped, cached, or at ``$INPAINTLAB_HUB_URL``."""
+        if self.onnx is None:
+            return None
+        return dataclasses.replace(self, file=self.onnx.file, sha256=self.onnx.sha256, bytes=self.onnx.bytes, urls=(), onnx=None)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as plain YAML-ready data (without its name), in the registry's field order."""
@@ -127,6 +152,8 @@ class CheckpointEntry:
             "recipe": self.recipe.to_dict(),
             "metrics": dict(self.metrics),
         }
+        if self.onnx is not None:
+            data["onnx"] = self.onnx.to_dict()
         return data
 
 
@@ -177,7 +204,8 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, Checkpoint
             f"checkpoint registry {path}{hint} does not exist; point ${REGISTRY_ENV} at a checkpoints.yaml"
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's parser where PyYAML has it: 10x faster than the pure-Python one (the CLI reads this file)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         raise RegistryError(f"checkpoint registry {path} is not valid YAML: {err}") from None
     return parse_registry(data, source=str(path))
@@ -293,6 +321,18 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise fail(f"metrics.{key}", "a finite number", value)
 
+    onnx = get("onnx")
+    if onnx is not None:
+        if not isinstance(onnx, dict) or set(onnx) != {"file", "sha256", "bytes"}:
+            raise fail("onnx", "a mapping {file: <name>.onnx, sha256: <hex>, bytes: <size>}", onnx)
+        if not isinstance(onnx["file"], str) or "/" in onnx["file"] or "\\" in onnx["file"] or not onnx["file"].endswith(".onnx"):
+            raise fail("onnx.file", "a bare file name ending in .onnx", onnx["file"])
+        if not isinstance(onnx["sha256"], str) or not _SHA256.match(onnx["sha256"]):
+            raise fail("onnx.sha256", "64 lowercase hex digits (quote it in YAML)", onnx["sha256"])
+        if isinstance(onnx["bytes"], bool) or not isinstance(onnx["bytes"], int) or onnx["bytes"] <= 0:
+            raise fail("onnx.bytes", "the file size as a positive integer", onnx["bytes"])
+        onnx = OnnxFile(file=onnx["file"], sha256=onnx["sha256"], bytes=onnx["bytes"])
+
     return CheckpointEntry(
         name=name,
         description=text("description"),
@@ -315,6 +355,7 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
             machine=recipe.get("machine"),
         ),
         metrics={str(k): float(v) for k, v in metrics.items()},
+        onnx=onnx,
     )
 
 

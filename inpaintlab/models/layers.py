@@ -276,10 +276,18 @@ def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
 
     Reflect padding where the image is large enough for it, replicate padding otherwise (reflect
     needs the padding to be smaller than the side). Undo with ``x[..., :H, :W]``.
+
+    Written as one gather of rows and columns whose indices choose between the two paddings with
+    tensor operations, not Python branches, so that a traced or exported graph (ONNX, TorchScript)
+    pads correctly at every input size, not only in the mode of the size it was traced at. The values
+    equal ``F.pad(x, ..., mode="reflect" | "replicate")`` exactly (a gather copies them).
     """
-    h, w = x.shape[-2:]
-    pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if pad_h == 0 and pad_w == 0:
-        return x
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    h, w = x.shape[-2], x.shape[-1]
+    rows = torch.arange(h + (-h) % multiple, device=x.device)
+    cols = torch.arange(w + (-w) % multiple, device=x.device)
+    reflect_rows = torch.where(rows < h, rows, 2 * (h - 1) - rows)  # negative where the pad is >= H
+    reflect_cols = torch.where(cols < w, cols, 2 * (w - 1) - cols)
+    reflect = (reflect_rows.min() >= 0) & (reflect_cols.min() >= 0)
+    rows = torch.where(reflect, reflect_rows, rows.clamp(max=h - 1))
+    cols = torch.where(reflect, reflect_cols, cols.clamp(max=w - 1))
+    return x.index_select(-2, rows).index_select(-1, cols)
