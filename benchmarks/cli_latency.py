@@ -84,13 +84,23 @@ def main(argv: list[str] | None = None) -> int:
                                                              "--runtime", "torch"],  # fmt: skip
             "python -c 'from inpaintlab import load'": [sys.executable, "-c", "from inpaintlab import load"],
         }
-        for cmd in commands.values():  # warm-up: the OS file cache, as for any second call
-            _timed(cmd, env)
+        first_call = "inpaintlab inpaint (300x217), first call: empty cache"
+        commands[first_call] = commands["inpaintlab inpaint (300x217)"]
+        fresh_env = {**env, "INPAINTLAB_CACHE": str(work / "fresh-cache")}  # emptied before every run
+
+        def run(key: str) -> tuple[float, float]:
+            if key == first_call:  # ONNX Runtime optimises the graph and keeps it: what a first call pays
+                shutil.rmtree(work / "fresh-cache", ignore_errors=True)
+                return _timed(commands[key], fresh_env)
+            return _timed(commands[key], env)
+
+        for key in commands:  # warm-up: the OS file cache (and the kept ONNX graph), as for any second call
+            run(key)
         wall: dict[str, list[float]] = {k: [] for k in commands}
         cpu: dict[str, list[float]] = {k: [] for k in commands}
         for _ in range(args.repeats):
-            for key, cmd in commands.items():
-                w, c = _timed(cmd, env)
+            for key in commands:
+                w, c = run(key)
                 wall[key].append(w)
                 cpu[key].append(c)
     finally:

@@ -80,7 +80,10 @@ def build_parser(prog: str = "inpaintlab") -> argparse.ArgumentParser:
         help="auto (default): ONNX Runtime on the CPU for a registry model with an ONNX file (no torch import), "
         "else torch; onnx; torch",
     )  # fmt: skip
-    inpaint.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available; with torch)")
+    inpaint.add_argument(
+        "--device", default=None,
+        help="cpu, cuda, ... (default: the CPU on ONNX Runtime; with --runtime torch, cuda if available)",
+    )  # fmt: skip
 
     stylize = sub.add_parser("stylize", help="turn photos into Monet-style pictures (a picture or a folder)")
     stylize.add_argument("--model", default=STYLIZER_NAME, help="registry name or .safetensors/.ckpt file")
@@ -188,19 +191,23 @@ def _metrics_summary(metrics: dict[str, float]) -> str:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from inpaintlab.hub import fetch, load_registry, shipped_dir
+    from inpaintlab.hub import fetch, load_registry
 
     entries = load_registry()
     names = list(entries) if args.names == ["all"] else args.names
     if not names:
         print("no checkpoints in the registry yet: nothing to download")
     for entry in [_entry(name, entries) for name in names]:  # every name checked before any download
-        for wanted in (entry, entry.onnx_entry()):  # the weights, and their ONNX file where there is one
-            if wanted is None:
-                continue
-            path = fetch(wanted)
-            where = "shipped in the package" if path.parent == shipped_dir() else "in the cache"
-            print(f"{entry.name}: {path} ({where}, sha256 verified)")
+        path = fetch(entry)
+        print(f"{entry.name}: {path} ({_where(path)}, sha256 verified)")
+        if entry.onnx_entry() is not None:  # the ONNX file `inpaint` runs; without it, inpaint runs torch
+            try:
+                path = fetch(entry.onnx_entry())
+            except FileNotFoundError as err:
+                print(f"warning: {entry.name}: its ONNX file {entry.onnx.file} is not available ({err}); "
+                      "`inpaintlab inpaint` runs it with torch", file=sys.stderr)  # fmt: skip
+            else:
+                print(f"{entry.name}: {path} ({_where(path)}, sha256 verified)")
     return 0
 
 
@@ -262,6 +269,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from inpaintlab.picture_cli import cmd_stylize as run
 
     return run(args)
+
+
+def _where(path: Path) -> str:
+    from inpaintlab.hub import shipped_dir
+
+    return "shipped in the package" if path.parent == shipped_dir() else "in the cache"
 
 
 def _size(nbytes: int) -> str:

@@ -98,11 +98,14 @@ def load_inpainter(model: str, runtime: str = "auto", device: str | None = None)
 
             try:
                 return OnnxInpainter.from_registry(model), "onnx"
-            except (FileNotFoundError, ImportError) as err:  # no verified ONNX copy anywhere: torch instead
-                reason = str(err)
+            except Exception as err:  # noqa: BLE001 - no verified ONNX copy, or one this onnxruntime cannot run
+                reason = f"{type(err).__name__}: {err}"
         if runtime == "onnx":
             raise CliError(f"--runtime onnx cannot run --model {model}: {reason}; use --runtime torch")
-        log.info("running --model %s with torch: %s", model, reason)
+        if reason.startswith(("only registry names", "the ONNX runtime runs on the CPU")):
+            log.info("running --model %s with torch: %s", model, reason)
+        else:  # a registry model that should have run on ONNX Runtime: say why it is slower
+            print(f"note: running --model {model} with torch (slower start): {reason}", file=sys.stderr)
     from inpaintlab.api import load
 
     return load(model, device=device), "torch"

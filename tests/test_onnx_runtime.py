@@ -10,24 +10,27 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import REPO_ROOT
 from PIL import Image
 
 from inpaintlab import hub_cli, load
 from inpaintlab.api import window_arrays, window_tensors
 from inpaintlab.api.onnx_inpainter import OnnxInpainter, optimized_path
+from inpaintlab.api.plan import plan_windows, window_batches
 from inpaintlab.export import export_model
-from inpaintlab.hub import get_entry, load_registry, parse_entry, save_weights
+from inpaintlab.hub import get_entry, load_registry, parse_entry, save_weights, sha256_file
 from inpaintlab.hub.registry import RegistryError
 from inpaintlab.models import create_generator
 
 pytest.importorskip("onnxruntime")
+main_download = hub_cli.main
 R = 16  # the tiny model's resolution: holes thicker than 8 px run downscaled
 
 
 # ---------------------------------------------------------------- numpy windows == torch windows
 @pytest.mark.parametrize(
-    "height, width, scale", [(40, 29, 1.0), (40, 29, 0.5), (123, 77, 2 ** -0.5), (97, 203, 0.2973), (5, 3, 0.25)]
+    "height, width, scale", [(40, 29, 0.9), (40, 29, 0.5), (123, 77, 2 ** -0.5), (97, 203, 0.2973), (5, 3, 0.25)]
 )
 def test_window_arrays_compute_what_window_tensors_compute(height, width, scale):
     rng = np.random.default_rng(height)
@@ -92,6 +95,20 @@ def test_onnx_inpainter_matches_the_torch_inpainter(tiny_model, mode, strategy):
         assert (a[~known] != original[~known]).any()  # the hole was filled
 
 
+def test_windows_of_one_size_run_in_batches_as_on_torch(tiny_model):
+    weights, onnx = tiny_model
+    picture = _picture("RGB", 64, 400)
+    mask = np.zeros((64, 400), np.uint8)
+    for left in range(40, 400, 80):  # five 6x6 holes further apart than max_window: five windows of one size
+        mask[28:34, left : left + 6] = 1
+    onnx_inpainter = OnnxInpainter(onnx, name="tiny", resolution=R, batch_size=2)
+    windows = window_batches(plan_windows(mask != 0, 0, R, strategy="crop"), 2)
+    assert [len(b) for b in windows] == [2, 2, 1] and len({w.model_size for b in windows for w in b}) == 1
+    got = np.asarray(onnx_inpainter(picture, mask, strategy="crop")).astype(int)
+    want = np.asarray(load(str(weights), device="cpu", resolution=R)(picture, mask, strategy="crop")).astype(int)
+    assert np.abs(got - want).max() <= 1 and (got != np.asarray(picture)).any()
+
+
 def test_onnx_inpainter_arguments_and_errors(tiny_model):
     _, onnx = tiny_model
     inpainter = OnnxInpainter(onnx, name="tiny", resolution=R)
@@ -100,8 +117,12 @@ def test_onnx_inpainter_arguments_and_errors(tiny_model):
     torch_dilated = load(str(tiny_model[0]), device="cpu", resolution=R)(picture, mask, dilate=2)
     assert np.abs(np.asarray(dilated).astype(int) - np.asarray(torch_dilated).astype(int)).max() <= 1
     assert np.array_equal(np.asarray(inpainter(picture, np.zeros((61, 87)))), np.asarray(picture))  # empty mask
-    with pytest.raises(ValueError, match="covers all of the picture"):
+    with pytest.raises(ValueError, match="is the mask inverted"):
         inpainter(picture, np.ones((61, 87)))
+    with pytest.raises(ValueError, match="is the mask inverted"):  # the mask itself, not the dilate
+        inpainter(picture, np.ones((61, 87)), dilate=3)
+    with pytest.raises(ValueError, match="grown by dilate=40 px covers all"):
+        inpainter(picture, mask, dilate=40)
     with pytest.raises(ValueError, match="does not match the image size"):
         inpainter(picture, np.ones((60, 87)))
     with pytest.raises(ValueError, match="strategy must be one of"):
@@ -126,19 +147,38 @@ def test_shipped_onnx_file_computes_what_the_shipped_weights_compute():
     assert np.abs(got - want).max() <= 1
 
 
-def test_optimised_graph_is_kept_reused_and_rebuilt_when_damaged(tiny_model, tmp_path):
+def test_optimised_graph_is_kept_verified_reused_and_rebuilt(tiny_model, tmp_path):
     _, onnx = tiny_model
     kept = tmp_path / "graphs" / "tiny.ort.onnx"
+    checksum = kept.with_name(kept.name + ".sha256")
     picture, mask = _picture("RGB"), _mask()
-    first = OnnxInpainter(onnx, name="tiny", resolution=R, optimized=kept)(picture, mask)
-    assert kept.is_file() and not list(kept.parent.glob(".*.tmp"))  # written whole, no temp file left
+
+    def fill():
+        return np.asarray(OnnxInpainter(onnx, name="tiny", resolution=R, optimized=kept)(picture, mask))
+
+    first = fill()
+    assert kept.is_file() and checksum.read_text().strip() == sha256_file(kept)
+    assert sorted(p.name for p in kept.parent.iterdir()) == [kept.name, checksum.name]  # no temp file left
     written = kept.stat().st_mtime_ns
-    again = OnnxInpainter(onnx, name="tiny", resolution=R, optimized=kept)(picture, mask)
-    assert kept.stat().st_mtime_ns == written and np.array_equal(np.asarray(first), np.asarray(again))
-    kept.write_bytes(b"not an onnx graph")
+    assert np.array_equal(fill(), first) and kept.stat().st_mtime_ns == written  # reused, not rewritten
+    kept.write_bytes(kept.read_bytes()[:-10] + bytes(10))  # damaged: the checksum catches it
+    with pytest.warns(UserWarning, match="rebuilding it"):
+        assert np.array_equal(fill(), first)
+    assert checksum.read_text().strip() == sha256_file(kept)
+    kept.write_bytes(b"not an onnx graph")  # passes its (rewritten) checksum but does not load
+    checksum.write_text(sha256_file(kept))
     with pytest.warns(UserWarning, match="does not load"):
-        rebuilt = OnnxInpainter(onnx, name="tiny", resolution=R, optimized=kept)
-    assert kept.stat().st_size > 1000 and np.array_equal(np.asarray(rebuilt(picture, mask)), np.asarray(first))
+        assert np.array_equal(fill(), first)
+    assert kept.stat().st_size > 1000
+
+
+def test_a_cache_that_cannot_be_written_costs_time_not_the_fill(tiny_model, tmp_path):
+    _, onnx = tiny_model
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="cannot keep the optimised ONNX graph"):
+        inpainter = OnnxInpainter(onnx, name="tiny", resolution=R, optimized=tmp_path / "blocked" / "x.onnx")
+    out = inpainter(_picture("RGB"), _mask())
+    assert out.size == (87, 61)
 
 
 def test_from_registry_keeps_the_optimised_graph_in_the_cache():
@@ -202,6 +242,27 @@ def test_cli_runtime_onnx_where_it_cannot_run_says_why(picture_files, capsys):
     assert "CPU only" in capsys.readouterr().err
     assert hub_cli.main([*args, "--model", str(shipped)]) == 0  # auto: a file runs with torch
     assert "torch)" in capsys.readouterr().out
+
+
+def test_cli_falls_back_to_torch_when_the_onnx_file_cannot_be_had(picture_files, tmp_path, monkeypatch, capsys):
+    entries = {name: entry.to_dict() for name, entry in load_registry().items()}
+    entries["photo-region"]["onnx"]["sha256"] = "0" * 64  # the shipped file is not this one: no source has it
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump({"checkpoints": entries}, sort_keys=False))
+    monkeypatch.setenv("INPAINTLAB_REGISTRY", str(registry))
+    monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
+    with pytest.warns(UserWarning, match="damaged"):
+        assert _inpaint(picture_files, "--output", str(picture_files / "out.png")) == 0
+    captured = capsys.readouterr()
+    assert "(photo-region, torch)" in captured.out and "note: running --model photo-region with torch" in captured.err
+    with pytest.warns(UserWarning, match="damaged"):
+        assert _inpaint(picture_files, "--output", str(picture_files / "out.png"), "--runtime", "onnx") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --runtime onnx cannot run --model photo-region") and "--runtime torch" in err
+    with pytest.warns(UserWarning, match="damaged"):  # the weights are there; the ONNX file: a warning
+        assert main_download(["download", "photo-region"]) == 0
+    captured = capsys.readouterr()
+    assert "photo-universal.safetensors" in captured.out and "its ONNX file photo-universal.onnx is not available" in captured.err
 
 
 def test_cli_inpaint_on_onnx_imports_no_torch(picture_files):

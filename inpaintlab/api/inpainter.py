@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
 from inpaintlab.api.pictures import check_dilate, check_hole
-from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows
+from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_batches
 from inpaintlab.api.window_tensors import window_input, window_values
 from inpaintlab.hub.registry import CheckpointEntry
 
@@ -127,14 +127,9 @@ class Inpainter:
         """Fills for the holes of ``pictures`` (all, or only ``indices``); ``hole`` (N,1,H,W) bool on CPU.
 
         Windows of one input size run together, ``batch_size`` at a time."""
-        by_size: dict[tuple[int, int], list[Window]] = {}
-        for win in self.plan(hole, indices, strategy):
-            size = (self.input_size,) * 2 if self.input_size else win.model_size
-            by_size.setdefault(size, []).append(win)
         fills = []
-        for windows in by_size.values():
-            for start in range(0, len(windows), self.batch_size):
-                fills += self._run(pictures, hole, windows[start : start + self.batch_size])
+        for batch in window_batches(self.plan(hole, indices, strategy), self.batch_size, self.input_size):
+            fills += self._run(pictures, hole, batch)
         return fills
 
     @torch.inference_mode()

@@ -33,12 +33,11 @@ from inpaintlab.api.pictures import (
     hole_from_array,
     pil_working_copy,
     read_picture,
+    unit_fill_values,
 )
 
 __all__ = ["Fill", "PictureBatch", "check_hole", "read_picture", "to_hole", "to_picture_batch"]
 
-# ITU-R 601-2 luma, the weights PIL uses for RGB -> L
-_LUMA = torch.tensor([0.299, 0.587, 0.114])
 _NUMPY_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _FLOAT_TENSORS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _MASK_TENSORS = (
@@ -105,15 +104,8 @@ class PictureBatch:
         out = self.data.clone()
         c = self.color_channels
         for fill in fills:
-            values = fill.values.to("cpu", torch.float32)
-            if not torch.isfinite(values).all():
-                warnings.warn(
-                    "the model produced NaN/inf values in the hole; they were replaced by 0", stacklevel=3
-                )
-                values = torch.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
-            values = values.clamp(0, 1)
-            if c == 1:
-                values = (values * _LUMA.view(3, 1)).sum(0, keepdim=True).clamp(0, 1)
+            unit = unit_fill_values(fill.values.to("cpu", torch.float32).numpy(), c, stacklevel=3)
+            values = torch.from_numpy(unit)
             if out.is_floating_point():
                 values = values.to(out.dtype) * self.scale
             else:

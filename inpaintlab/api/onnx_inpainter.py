@@ -10,20 +10,20 @@ against the torch one. Known pixels come back bit-identical; the fill equals the
 within a grey level.
 
 >>> from inpaintlab.api.onnx_inpainter import OnnxInpainter
->>> inpainter = OnnxInpainter.from_registry("photo-region")      # FileNotFoundError: no ONNX file
+>>> inpainter = OnnxInpainter.from_registry("photo-region")   # FileNotFoundError if it has no ONNX file
 >>> out = inpainter(Image.open("in.png"), Image.open("mask.png"), dilate=4)   # PIL in, PIL out
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from inpaintlab.api.onnx_session import create_session
 from inpaintlab.api.pictures import (
     check_dilate,
     check_hole,
@@ -31,12 +31,10 @@ from inpaintlab.api.pictures import (
     check_threshold,
     hole_from_array,
     pil_working_copy,
+    unit_fill_values,
 )
-from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows
+from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_batches
 from inpaintlab.api.window_arrays import window_input, window_values
-
-# ITU-R 601-2 luma, the weights PIL uses for RGB -> L (as in inpaintlab.api.io)
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 class OnnxInpainter:
@@ -49,8 +47,8 @@ class OnnxInpainter:
         batch_size, strategy, max_hole, max_window: as for :class:`~inpaintlab.api.Inpainter`.
         threads: ONNX Runtime's intra-op threads (default: its own choice, the physical cores).
         optimized: where to keep ONNX Runtime's optimised graph of ``path`` (its graph optimisation takes
-            ~0.9 s of a 2-core machine at every start; loading the optimised graph ~0.15 s). Written
-            atomically on the first use, reused after, rebuilt when it does not load. None: not kept.
+            ~0.9 s of a 2-core machine at every start; loading the kept graph ~0.15 s): see
+            :mod:`inpaintlab.api.onnx_session`. None: not kept.
 
     Raises:
         ImportError: onnxruntime is not installed (``pip install onnxruntime``).
@@ -69,11 +67,17 @@ class OnnxInpainter:
         threads: int | None = None,
         optimized: str | os.PathLike | None = None,
     ) -> None:
-        self.session = _session(Path(path), None if optimized is None else Path(optimized), threads)
-        inputs = [i.name for i in self.session.get_inputs()]
-        if inputs != ["image", "mask"]:
+        self.session = create_session(Path(path), None if optimized is None else Path(optimized), threads)
+        inputs = self.session.get_inputs()
+        if [i.name for i in inputs] != ["image", "mask"]:
             raise ValueError(
-                f"{path} takes inputs {inputs}; expected an inpaintlab export with inputs ['image', 'mask']"
+                f"{path} takes inputs {[i.name for i in inputs]}; expected an inpaintlab export with inputs "
+                "['image', 'mask'] (`inpaintlab export NAME --format onnx --dynamic`)"
+            )
+        if any(isinstance(side, int) for side in inputs[0].shape[2:]):
+            raise ValueError(
+                f"{path} takes only {inputs[0].shape[2]}x{inputs[0].shape[3]} pictures; the ONNX runtime needs "
+                "a graph of any size: export it with `inpaintlab export NAME --format onnx --dynamic`"
             )
         self.name = name
         self.resolution = int(resolution)
@@ -136,9 +140,10 @@ class OnnxInpainter:
         data = data[..., None] if data.ndim == 2 else data
         hole = hole_from_array(mask, threshold)
         check_mask_size(hole.shape, data.shape[:2])
+        check_hole(hole[None, None])
         if dilate:
             hole = dilate_hole(hole, dilate)
-        check_hole(hole[None, None], dilate)
+            check_hole(hole[None, None], dilate)
         self._fill(data, hole, strategy)
         result = Image.fromarray(data[..., 0] if data.shape[2] == 1 else data)
         result = back(result) if back is not None else result
@@ -146,29 +151,31 @@ class OnnxInpainter:
         return result
 
     def _fill(self, data: np.ndarray, hole: np.ndarray, strategy: str) -> None:
-        """Write the model's fill into ``data``'s hole pixels, in place."""
+        """Write the model's fill into ``data``'s hole pixels ((H,W,C) uint8), in place."""
         colour = 1 if data.shape[2] <= 2 else 3
-        rgb = np.moveaxis(data[..., :colour], -1, 0).astype(np.float32) / 255.0
-        rgb = np.repeat(rgb, 3, axis=0) if colour == 1 else rgb
         windows = plan_windows(
             hole, 0, self.resolution, strategy=strategy, max_hole=self.max_hole, max_window=self.max_window
         )
-        by_size: dict[tuple[int, int], list[Window]] = {}
-        for win in windows:
-            by_size.setdefault(win.model_size, []).append(win)
-        for group in by_size.values():
-            for start in range(0, len(group), self.batch_size):
-                for win, values in self._run(rgb, hole, group[start : start + self.batch_size]):
-                    region = data[win.top : win.top + win.height, win.left : win.left + win.width, :colour]
-                    region[win.fill] = _encode(values, colour).T
+        for batch in window_batches(windows, self.batch_size):
+            for win, values in self._run(data, hole, batch):
+                region = data[win.top : win.top + win.height, win.left : win.left + win.width, :colour]
+                region[win.fill] = (
+                    np.round(unit_fill_values(values, colour, stacklevel=4) * 255.0).astype(np.uint8).T
+                )
 
     def _run(
-        self, rgb: np.ndarray, hole: np.ndarray, windows: list[Window]
+        self, data: np.ndarray, hole: np.ndarray, windows: list[Window]
     ) -> list[tuple[Window, np.ndarray]]:
+        """One forward pass of same-size windows: ``[(window, its fill values (3,K))]``."""
+        colour = 1 if data.shape[2] <= 2 else 3
         inputs = []
         for win in windows:
             rows, cols = slice(win.top, win.top + win.height), slice(win.left, win.left + win.width)
-            inputs.append(window_input(rgb[None, :, rows, cols], hole[None, None, rows, cols], win.scale))
+            crop = (
+                np.moveaxis(data[rows, cols, :colour], -1, 0).astype(np.float32) / 255.0
+            )  # one window at a time
+            crop = np.repeat(crop, 3, axis=0) if colour == 1 else crop
+            inputs.append(window_input(crop[None], hole[None, None, rows, cols], win.scale))
         image = np.concatenate([i[0] for i in inputs])
         mask = np.concatenate([i[1] for i in inputs])
         (output,) = self.session.run(None, {"image": image, "mask": mask})
@@ -176,17 +183,6 @@ class OnnxInpainter:
             (win, window_values(out, size, win.fill))
             for win, out, (_, _, size) in zip(windows, output, inputs)
         ]
-
-
-def _encode(values: np.ndarray, colour: int) -> np.ndarray:
-    """Fill values (3,K) float -> (colour,K) uint8, as :meth:`PictureBatch.restore` writes them."""
-    if not np.isfinite(values).all():
-        warnings.warn("the model produced NaN/inf values in the hole; they were replaced by 0", stacklevel=4)
-        values = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
-    values = np.clip(values, 0, 1)
-    if colour == 1:
-        values = np.clip((values * _LUMA[:, None]).sum(0, keepdims=True), 0, 1)
-    return np.round(values * 255.0).astype(np.uint8)
 
 
 def optimized_path(sha256: str, file: str) -> Path:
@@ -197,50 +193,3 @@ def optimized_path(sha256: str, file: str) -> Path:
     from inpaintlab.hub import cache_dir
 
     return cache_dir() / sha256 / f"{Path(file).stem}.ort-{onnxruntime.__version__}.onnx"
-
-
-def _session(path: Path, optimized: Path | None, threads: int | None):
-    """An ONNX Runtime CPU session of ``path``, through the optimised graph ``optimized`` where it can."""
-    import onnxruntime
-
-    def options(level, keep_as: Path | None = None):
-        opts = onnxruntime.SessionOptions()
-        opts.log_severity_level = 3  # errors only: no optimiser notes on stderr
-        opts.graph_optimization_level = level
-        if threads:
-            opts.intra_op_num_threads = threads
-        if keep_as is not None:
-            opts.optimized_model_filepath = str(keep_as)
-        return opts
-
-    providers = ["CPUExecutionProvider"]
-    levels = onnxruntime.GraphOptimizationLevel
-    if optimized is not None and optimized.is_file():
-        try:
-            return onnxruntime.InferenceSession(
-                str(optimized), options(levels.ORT_ENABLE_BASIC), providers=providers
-            )
-        except Exception as err:  # noqa: BLE001 - a derived cache file that does not load: rebuild it from path
-            warnings.warn(
-                f"the optimised ONNX graph {optimized} does not load ({err}); rebuilding it", stacklevel=3
-            )
-            optimized.unlink(missing_ok=True)
-    temp = None
-    if optimized is not None:
-        try:
-            optimized.parent.mkdir(parents=True, exist_ok=True)
-            temp = optimized.with_name(f".{optimized.name}.{os.getpid()}.tmp")
-        except OSError:  # a read-only cache: run without keeping the optimised graph
-            temp = None
-    # EXTENDED, not ALL: ALL adds layout changes for this machine's CPU that another CPU sharing the cache may lack
-    session = onnxruntime.InferenceSession(
-        str(path), options(levels.ORT_ENABLE_EXTENDED, temp), providers=providers
-    )
-    if temp is not None and temp.is_file():
-        try:
-            with open(temp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(temp, optimized)  # atomic: a reader sees the whole graph or none
-        except OSError:
-            temp.unlink(missing_ok=True)
-    return session

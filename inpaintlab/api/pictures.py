@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+#: ITU-R 601-2 luma, the weights PIL uses for RGB -> L (a fill of a grey picture is written as its luma)
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 #: PIL modes whose pixels are used as they are (8 bits per channel: gray, gray+alpha, RGB, RGBA)
 PIL_DIRECT = frozenset({"L", "LA", "RGB", "RGBA"})
 # what PIL raises on a damaged file besides OSError (truncated zlib streams, bad chunk tables, ...)
@@ -171,6 +173,25 @@ def check_dilate(dilate: Any) -> int:
     if isinstance(dilate, bool) or not isinstance(dilate, int) or dilate < 0:
         raise ValueError(f"dilate must be an int >= 0 (pixels), got {dilate!r}")
     return dilate
+
+
+def unit_fill_values(values: np.ndarray, colour: int, stacklevel: int = 2) -> np.ndarray:
+    """A model's fill values (3,K) float -> what both runtimes write: (colour,K) float32 in [0,1].
+
+    NaN/inf become 0 (with a warning), values are clamped to [0,1], and for a grey picture
+    (``colour`` 1) the RGB fill becomes its luma (:data:`LUMA`).
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if not np.isfinite(values).all():
+        warnings.warn(
+            "the model produced NaN/inf values in the hole; they were replaced by 0",
+            stacklevel=stacklevel + 1,
+        )
+        values = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0)
+    values = np.clip(values, 0, 1)
+    if colour == 1:
+        values = np.clip((values * LUMA[:, None]).sum(0, keepdims=True), 0, 1)
+    return values
 
 
 def _mask_channel(mask: np.ndarray) -> np.ndarray:

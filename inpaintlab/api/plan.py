@@ -71,7 +71,9 @@ class Window:
 
 
 def dilate_hole(hole: np.ndarray, pixels: int) -> np.ndarray:
-    """Grow a bool hole (H,W) numpy array by ``pixels`` in every direction (square structuring element)."""
+    """Grow a bool hole (H,W) by ``pixels`` in every direction (square structuring element); a numpy
+    array (a CPU tensor is taken as one) in, a numpy array out."""
+    hole = np.asarray(hole, dtype=bool)
     if pixels < 0:
         raise ValueError(f"dilate must be >= 0 pixels, got {pixels}")
     box = _bbox(hole)
@@ -145,6 +147,33 @@ def plan_windows(
     return windows
 
 
+def window_batches(
+    windows: list[Window], batch_size: int, input_size: int | None = None
+) -> list[list[Window]]:
+    """The windows in batches of at most ``batch_size`` that share one model input size (their
+    :attr:`Window.model_size`, or ``input_size`` squared for a model of one input size), in plan order
+    within each size: what one forward pass runs, in both runtimes."""
+    by_size: dict[tuple[int, int], list[Window]] = {}
+    for win in windows:
+        by_size.setdefault((input_size, input_size) if input_size else win.model_size, []).append(win)
+    return [group[i : i + batch_size] for group in by_size.values() for i in range(0, len(group), batch_size)]
+
+
+def __getattr__(name: str):
+    # window_input / window_values lived here before the plan became torch-free
+    if name in ("window_input", "window_values"):
+        import importlib
+        import warnings
+
+        warnings.warn(
+            f"inpaintlab.api.plan.{name} moved to inpaintlab.api.window_tensors.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("inpaintlab.api.window_tensors"), name)
+    raise AttributeError(f"module 'inpaintlab.api.plan' has no attribute {name!r}")
+
+
 def scaled(length: int, scale: float) -> int:
     """A window side of ``length`` picture pixels at ``scale``, in model pixels."""
     return length if scale >= 1 else max(1, round(length * scale))
@@ -197,7 +226,10 @@ def _components(hole: np.ndarray, box: tuple[int, int, int, int]):
         depth = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
     thickness = np.atleast_1d(ndimage.maximum(depth, labels, index=np.arange(1, count + 1)))
     components = [
-        ((t + s0.start * f, min(t + s0.stop * f, b), l + s1.start * f, min(l + s1.stop * f, r)), 2.0 * float(d) * f)
+        (
+            (t + s0.start * f, min(t + s0.stop * f, b), l + s1.start * f, min(l + s1.stop * f, r)),
+            2.0 * float(d) * f,
+        )
         for (s0, s1), d in zip(ndimage.find_objects(labels), thickness)
     ]
     return labels, f, components
@@ -229,7 +261,12 @@ def _scale_windows(components, scale, resolution, max_window, h, w):
     rects = [_rect(g, h, w) for g in groups]
     covered = sum(rh * rw for _, _, rh, rw in rects)
     if covered >= _WHOLE_PICTURE_COVER * h * w and max(h, w) * scale <= max_window:
-        whole = [min(g[0] for g in groups), max(g[1] for g in groups), min(g[2] for g in groups), max(g[3] for g in groups)]
+        whole = [
+            min(g[0] for g in groups),
+            max(g[1] for g in groups),
+            min(g[2] for g in groups),
+            max(g[3] for g in groups),
+        ]
         return [(tuple(whole), (0, 0, h, w))]
     return [((g[0], g[1], g[2], g[3]), rect) for g, rect in zip(groups, rects)]
 

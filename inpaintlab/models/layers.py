@@ -25,7 +25,6 @@ import math
 from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -283,6 +282,8 @@ def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
     equal ``F.pad(x, ..., mode="reflect" | "replicate")`` exactly (a gather copies them).
     """
     h, w = x.shape[-2], x.shape[-1]
+    if not torch.jit.is_tracing() and h % multiple == 0 and w % multiple == 0:
+        return x  # eager, nothing to pad (a trace keeps the gather, for the sizes it will meet)
     rows = torch.arange(h + (-h) % multiple, device=x.device)
     cols = torch.arange(w + (-w) % multiple, device=x.device)
     reflect_rows = torch.where(rows < h, rows, 2 * (h - 1) - rows)  # negative where the pad is >= H
