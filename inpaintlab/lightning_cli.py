@@ -64,7 +64,12 @@ class RunConfigSaver(SaveConfigCallback):
         path = os.path.join(folder, self.config_filename)
         # keep every value, the defaults too (jsonargparse >= 4.49 names the option skip_unset)
         keep_all = "skip_unset" if _JSONARGPARSE_VERSION >= (4, 49) else "skip_none"
-        self.parser.save(self.config, path, overwrite=True, multifile=self.multifile, **{keep_all: False})
+        if self.multifile:
+            self.parser.save(self.config, path, overwrite=True, multifile=True, **{keep_all: False})
+        else:  # one file, written atomically: an interrupted start never leaves half a config.yaml
+            from inpaintlab.hub.download import atomic_write
+
+            atomic_write(path, self.parser.dump(self.config, **{keep_all: False}).encode("utf-8"))
         self.already_saved = True
         log.info("config saved to %s", path)
 

@@ -122,7 +122,17 @@ def _check_cached(path: Path, entry: CheckpointEntry, tried: list[str]) -> bool:
     problem = file_problem(path, entry.sha256, entry.bytes)
     if problem is None:
         return True
-    path.unlink(missing_ok=True)
+    try:  # under the download lock: never remove a good copy another process has just put in its place
+        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+            problem = file_problem(path, entry.sha256, entry.bytes) if path.is_file() else "is absent"
+            if problem is None:
+                return True
+            path.unlink(missing_ok=True)
+    except Timeout:
+        raise TimeoutError(
+            f"waited {LOCK_TIMEOUT_S:.0f}s for another process using {path}.lock; if no other process is running, "
+            "delete the lock file and try again"
+        ) from None
     warnings.warn(
         f"the cached copy {path} of {entry.name!r} {problem}; it was removed, trying the next source",
         stacklevel=3,
@@ -141,7 +151,10 @@ def _check_shipped(path: Path, entry: CheckpointEntry, tried: list[str]) -> bool
     elif path.stat().st_size != entry.bytes:
         # another checkpoint under the same file name (e.g. an entry of $INPAINTLAB_REGISTRY): not ours
         log.info("%s is another checkpoint than %r (size differs); trying the next source", path, entry.name)
-        tried.append(f"package {path}: another checkpoint of that name ({path.stat().st_size} bytes)")
+        tried.append(
+            f"package {path}: {path.stat().st_size} bytes, expected {entry.bytes}: another checkpoint of that "
+            "name, or a damaged copy (reinstall inpaintlab, or `git checkout` it in a clone)"
+        )
         return False
     else:
         problem = file_problem(path, entry.sha256, entry.bytes)
