@@ -9,7 +9,7 @@ The public names below are imported on first use, so ``import inpaintlab`` stays
 
 from __future__ import annotations
 
-import importlib
+from inpaintlab._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -26,7 +26,4 @@ _PUBLIC = {
 __all__ = ["__version__", *_PUBLIC]
 
 
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'inpaintlab' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _PUBLIC)

@@ -200,9 +200,10 @@ def cmd_download(args: argparse.Namespace) -> int:
     for entry in [_entry(name, entries) for name in names]:  # every name checked before any download
         path = fetch(entry)
         print(f"{entry.name}: {path} ({_where(path)}, sha256 verified)")
-        if entry.onnx_entry() is not None:  # the ONNX file `inpaint` runs; without it, inpaint runs torch
+        onnx_entry = entry.onnx_entry()
+        if onnx_entry is not None:  # the ONNX file `inpaint` runs; without it, inpaint runs torch
             try:
-                path = fetch(entry.onnx_entry())
+                path = fetch(onnx_entry)
             except FileNotFoundError as err:
                 print(f"warning: {entry.name}: its ONNX file {entry.onnx.file} is not available ({err}); "
                       "`inpaintlab inpaint` runs it with torch", file=sys.stderr)  # fmt: skip

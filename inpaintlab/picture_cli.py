@@ -92,40 +92,34 @@ def load_inpainter(model: str, runtime: str = "auto", device: str | None = None)
     :class:`CliError` saying why.
     """
     if runtime in ("auto", "onnx"):
-        reason = _onnx_unavailable(model, device)
+        from inpaintlab.hub import load_registry
+
+        entry = load_registry().get(model)
+        reason, unexpected = _not_for_onnx(entry, device), False
         if reason is None:
             from inpaintlab.api.onnx_inpainter import OnnxInpainter
 
             try:
-                return OnnxInpainter.from_registry(model), "onnx"
-            except Exception as err:  # noqa: BLE001 - no verified ONNX copy, or one this onnxruntime cannot run
-                reason = f"{type(err).__name__}: {err}"
+                return OnnxInpainter.from_entry(entry), "onnx"
+            except Exception as err:  # noqa: BLE001 - no verified ONNX copy, no onnxruntime, or a graph it cannot run
+                reason, unexpected = f"{type(err).__name__}: {err}", True
         if runtime == "onnx":
             raise CliError(f"--runtime onnx cannot run --model {model}: {reason}; use --runtime torch")
-        if reason.startswith(("only registry names", "the ONNX runtime runs on the CPU")):
-            log.info("running --model %s with torch: %s", model, reason)
-        else:  # a registry model that should have run on ONNX Runtime: say why it is slower
+        if unexpected:  # a registry model that should have run on ONNX Runtime: say why it is slower
             print(f"note: running --model {model} with torch (slower start): {reason}", file=sys.stderr)
+        else:
+            log.info("running --model %s with torch: %s", model, reason)
     from inpaintlab.api import load
 
     return load(model, device=device), "torch"
 
 
-def _onnx_unavailable(model: str, device: str | None) -> str | None:
-    """Why ``model`` cannot run on ONNX Runtime here, or None when it can."""
-    from importlib.util import find_spec
-
-    from inpaintlab.hub import load_registry
-
+def _not_for_onnx(entry, device: str | None) -> str | None:
+    """Why a model is not one ONNX Runtime runs (torch does), or None: a registry ``entry`` on the CPU."""
     if device not in (None, "cpu"):
         return f"the ONNX runtime runs on the CPU only, not --device {device}"
-    if find_spec("onnxruntime") is None:
-        return "onnxruntime is not installed (pip install onnxruntime)"
-    entry = load_registry().get(model)
     if entry is None:
         return "only registry names have ONNX files (model files and 'auto' run with torch)"
-    if entry.task != "inpaint" or entry.onnx is None:
-        return f"the registry entry {model!r} has no ONNX file"
     return None
 
 

@@ -13,7 +13,7 @@ The names below are imported on first use (an explicit name -> module table), so
 
 from __future__ import annotations
 
-import importlib
+from inpaintlab._lazy import lazy_names
 
 _PUBLIC = {
     "STRATEGIES": "inpaintlab.api.plan",
@@ -35,7 +35,4 @@ _PUBLIC = {
 __all__ = list(_PUBLIC)
 
 
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'inpaintlab.api' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _PUBLIC)

@@ -35,6 +35,7 @@ from inpaintlab.api.pictures import (
 )
 from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_batches
 from inpaintlab.api.window_arrays import window_input, window_values
+from inpaintlab.hub.registry import CheckpointEntry
 
 
 class OnnxInpainter:
@@ -93,17 +94,23 @@ class OnnxInpainter:
         Raises:
             KeyError: no such entry; FileNotFoundError: the entry has no ONNX file, or no source has it.
         """
-        from inpaintlab.hub import fetch, get_entry
+        from inpaintlab.hub import get_entry
 
-        entry = get_entry(name)
+        return cls.from_entry(get_entry(name), **kwargs)
+
+    @classmethod
+    def from_entry(cls, entry: CheckpointEntry, **kwargs: Any) -> OnnxInpainter:
+        """:meth:`from_registry` for an entry already read from the registry."""
+        from inpaintlab.hub import fetch
+
         onnx_entry = entry.onnx_entry() if entry.task == "inpaint" else None
         if onnx_entry is None:
             raise FileNotFoundError(
-                f"registry entry {name!r} has no ONNX file (its 'onnx:' field); use load({name!r})"
+                f"registry entry {entry.name!r} has no ONNX file (its 'onnx:' field); use load({entry.name!r})"
             )
         path = fetch(onnx_entry, progress=False)
         kwargs.setdefault("optimized", optimized_path(onnx_entry.sha256, onnx_entry.file))
-        return cls(path, name=name, resolution=entry.resolution, **kwargs)
+        return cls(path, name=entry.name, resolution=entry.resolution, **kwargs)
 
     def __repr__(self) -> str:
         return f"OnnxInpainter(name={self.name!r}, resolution={self.resolution})"
@@ -157,24 +164,22 @@ class OnnxInpainter:
             hole, 0, self.resolution, strategy=strategy, max_hole=self.max_hole, max_window=self.max_window
         )
         for batch in window_batches(windows, self.batch_size):
-            for win, values in self._run(data, hole, batch):
+            for win, values in self._run(data[..., :colour], hole, batch):  # alpha stays out
                 region = data[win.top : win.top + win.height, win.left : win.left + win.width, :colour]
                 region[win.fill] = (
                     np.round(unit_fill_values(values, colour, stacklevel=4) * 255.0).astype(np.uint8).T
                 )
 
     def _run(
-        self, data: np.ndarray, hole: np.ndarray, windows: list[Window]
+        self, pixels: np.ndarray, hole: np.ndarray, windows: list[Window]
     ) -> list[tuple[Window, np.ndarray]]:
-        """One forward pass of same-size windows: ``[(window, its fill values (3,K))]``."""
-        colour = 1 if data.shape[2] <= 2 else 3
+        """One forward pass of same-size windows: ``[(window, its fill values (3,K))]``; ``pixels`` are the
+        picture's (H,W,1) grey or (H,W,3) RGB uint8 channels, converted to float one window at a time."""
         inputs = []
         for win in windows:
             rows, cols = slice(win.top, win.top + win.height), slice(win.left, win.left + win.width)
-            crop = (
-                np.moveaxis(data[rows, cols, :colour], -1, 0).astype(np.float32) / 255.0
-            )  # one window at a time
-            crop = np.repeat(crop, 3, axis=0) if colour == 1 else crop
+            crop = np.moveaxis(pixels[rows, cols], -1, 0).astype(np.float32) / 255.0
+            crop = np.repeat(crop, 3, axis=0) if crop.shape[0] == 1 else crop
             inputs.append(window_input(crop[None], hole[None, None, rows, cols], win.scale))
         image = np.concatenate([i[0] for i in inputs])
         mask = np.concatenate([i[1] for i in inputs])

@@ -30,54 +30,57 @@ def create_session(path: Path, optimized: Path | None = None, threads: int | Non
         ImportError: onnxruntime is not installed. Whatever ONNX Runtime raises for a ``path`` it cannot
         load (the caller decides whether to fall back).
     """
-    import onnxruntime
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ImportError("onnxruntime is not installed (pip install onnxruntime)") from None
 
     levels = onnxruntime.GraphOptimizationLevel
+
+    def session(source: Path, level, keep_as: Path | None = None):
+        options = _options(level, threads, keep_as)
+        return onnxruntime.InferenceSession(str(source), options, providers=_PROVIDERS)
+
     if optimized is not None and _verified(optimized):
         try:
-            return onnxruntime.InferenceSession(
-                str(optimized), _options(levels.ORT_ENABLE_BASIC, threads), providers=_PROVIDERS
-            )
+            return session(optimized, levels.ORT_ENABLE_BASIC)
         except Exception as err:  # noqa: BLE001 - a kept copy that passes its checksum but does not load: replace it
             warnings.warn(
                 f"the optimised ONNX graph {optimized} does not load ({err}); rebuilding it", stacklevel=3
             )
-    if optimized is None:
-        return onnxruntime.InferenceSession(
-            str(path), _options(levels.ORT_ENABLE_ALL, threads), providers=_PROVIDERS
-        )
+    temp = None if optimized is None else _temp_beside(optimized)
+    if temp is None:  # nothing to keep: every optimisation, for this session only
+        return session(path, levels.ORT_ENABLE_ALL)
+    try:
+        try:
+            kept = session(path, levels.ORT_ENABLE_EXTENDED, keep_as=temp)
+        except Exception:  # noqa: BLE001 - writing the copy failed (full disk, ...), or path does not load
+            kept = None
+        if kept is not None and temp.stat().st_size > 0:
+            _keep(temp, optimized)
+            return kept
+    finally:
+        temp.unlink(missing_ok=True)
+    if kept is None:  # without keeping anything; this one raises, saying why, where path does not load
+        kept = session(path, levels.ORT_ENABLE_ALL)
+    warnings.warn(f"could not keep the optimised ONNX graph at {optimized}; running without", stacklevel=3)
+    return kept
+
+
+def _temp_beside(optimized: Path) -> Path | None:
+    """A new empty temporary file beside ``optimized`` for ONNX Runtime to write to, or None (with a
+    warning) where the folder cannot be written."""
     try:
         optimized.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = create_temp(optimized.parent, optimized.name)
         os.close(fd)
+        return temp
     except OSError as err:
         warnings.warn(
             f"cannot keep the optimised ONNX graph in {optimized.parent} ({err}); running without",
-            stacklevel=3,
+            stacklevel=4,
         )
-        return onnxruntime.InferenceSession(
-            str(path), _options(levels.ORT_ENABLE_ALL, threads), providers=_PROVIDERS
-        )
-    try:
-        try:
-            session = onnxruntime.InferenceSession(
-                str(path), _options(levels.ORT_ENABLE_EXTENDED, threads, keep_as=temp), providers=_PROVIDERS
-            )
-        except Exception:  # noqa: BLE001 - writing the copy failed (full disk, ...), or path does not load
-            session = None
-        if session is None or temp.stat().st_size == 0:
-            if session is None:  # say why, with the session that keeps nothing
-                session = onnxruntime.InferenceSession(
-                    str(path), _options(levels.ORT_ENABLE_ALL, threads), providers=_PROVIDERS
-                )
-            warnings.warn(
-                f"could not keep the optimised ONNX graph at {optimized}; running without", stacklevel=3
-            )
-            return session
-        _keep(temp, optimized)
-        return session
-    finally:
-        temp.unlink(missing_ok=True)
+        return None
 
 
 def _options(level, threads: int | None, keep_as: Path | None = None):

@@ -13,8 +13,7 @@ machinery stays importable without loading torch.
 
 from __future__ import annotations
 
-import importlib
-
+from inpaintlab._lazy import lazy_names
 from inpaintlab.hub.cache import (
     CACHE_ENV,
     HUB_URL_ENV,
@@ -98,7 +97,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'inpaintlab.hub' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

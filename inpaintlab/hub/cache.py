@@ -21,9 +21,11 @@ cache file at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -114,6 +116,24 @@ def local_file(entry: CheckpointEntry) -> tuple[Path, str] | None:
     return None
 
 
+@contextlib.contextmanager
+def download_lock(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` (``filelock``), the lock every writer and remover of a cache file takes;
+    waiting longer than ``LOCK_TIMEOUT_S`` is a ``TimeoutError`` with the fix."""
+    lock = FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise TimeoutError(
+            f"waited {LOCK_TIMEOUT_S:.0f}s for another process using {path.name} (lock {lock.lock_file}); "
+            "if no other process is running, delete the lock file and try again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _check_cached(path: Path, entry: CheckpointEntry, tried: list[str]) -> bool:
     """True if the cached copy is good; a bad one is removed (with a warning) and noted in ``tried``."""
     if not path.is_file():
@@ -122,17 +142,11 @@ def _check_cached(path: Path, entry: CheckpointEntry, tried: list[str]) -> bool:
     problem = file_problem(path, entry.sha256, entry.bytes)
     if problem is None:
         return True
-    try:  # under the download lock: never remove a good copy another process has just put in its place
-        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
-            problem = file_problem(path, entry.sha256, entry.bytes) if path.is_file() else "is absent"
-            if problem is None:
-                return True
-            path.unlink(missing_ok=True)
-    except Timeout:
-        raise TimeoutError(
-            f"waited {LOCK_TIMEOUT_S:.0f}s for another process using {path}.lock; if no other process is running, "
-            "delete the lock file and try again"
-        ) from None
+    with download_lock(path):  # never remove a good copy another process has just put in its place
+        problem = file_problem(path, entry.sha256, entry.bytes) if path.is_file() else "is absent"
+        if problem is None:
+            return True
+        path.unlink(missing_ok=True)
     warnings.warn(
         f"the cached copy {path} of {entry.name!r} {problem}; it was removed, trying the next source",
         stacklevel=3,
@@ -212,9 +226,8 @@ def fetch(
             "tried " + "; ".join(tried) + f". To get it: {fixes}"
         )
     cached.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(cached) + ".lock", timeout=LOCK_TIMEOUT_S)
     try:
-        with lock:
+        with download_lock(cached):
             if cached.is_file() and file_problem(cached, entry.sha256, entry.bytes) is None:
                 return cached  # another process finished the download while we waited
             return download_mirrors(
@@ -227,11 +240,6 @@ def fetch(
                 backoff=backoff,
                 progress=progress,
             )
-    except Timeout:
-        raise TimeoutError(
-            f"waited {LOCK_TIMEOUT_S:.0f}s for another process downloading {entry.file} "
-            f"(lock {lock.lock_file}); if no other process is running, delete the lock file and try again"
-        ) from None
     except (DownloadError, ChecksumError) as err:
         raise DownloadError(
             f"could not get checkpoint {entry.name!r}: tried " + "; ".join(tried) + f"; then {err}. To get it: "

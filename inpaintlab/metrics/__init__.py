@@ -7,7 +7,7 @@ Names are imported on first use (the FID module imports torch-fidelity).
 
 from __future__ import annotations
 
-import importlib
+from inpaintlab._lazy import lazy_names
 
 # name -> module that defines it (explicit, no registration at import time)
 _PUBLIC = {
@@ -26,10 +26,7 @@ _PUBLIC = {
 __all__ = list(_PUBLIC)
 
 
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'inpaintlab.metrics' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _PUBLIC)
 
 
 def __dir__() -> list[str]:
