@@ -135,6 +135,27 @@ def test_onnx_inpainter_arguments_and_errors(tiny_model):
         inpainter(picture, "mask.png")
 
 
+@pytest.mark.parametrize(
+    "setting", [{"batch_size": 0}, {"batch_size": None}, {"max_hole": 2.5}, {"max_window": True}, {"max_hole": -4}]
+)
+def test_both_runtimes_reject_a_bad_plan_setting_alike(tiny_model, setting):
+    weights, onnx = tiny_model
+    (arg,) = setting
+    with pytest.raises(ValueError, match=f"{arg} must be an int >= 1") as onnx_error:
+        OnnxInpainter(onnx, name="tiny", resolution=R, **setting)
+    with pytest.raises(ValueError, match=f"{arg} must be an int >= 1") as torch_error:
+        load(str(weights), device="cpu", resolution=R, **setting)
+    assert str(onnx_error.value) == str(torch_error.value)
+
+
+def test_plan_settings_defaults_follow_the_resolution(tiny_model):
+    _, onnx = tiny_model
+    inpainter = OnnxInpainter(onnx, name="tiny", resolution=R, batch_size=3)
+    assert (inpainter.batch_size, inpainter.max_hole, inpainter.max_window) == (3, R // 2, 4 * R)
+    inpainter = OnnxInpainter(onnx, name="tiny", resolution=R, max_hole=5, max_window=50)
+    assert (inpainter.max_hole, inpainter.max_window) == (5, 50)
+
+
 # ---------------------------------------------------------------- the shipped ONNX file
 def _one_name_per_shipped_file() -> list[str]:
     names: dict[str, str] = {}

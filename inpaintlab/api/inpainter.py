@@ -17,8 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from inpaintlab.api.io import Fill, PictureBatch, to_hole, to_picture_batch
-from inpaintlab.api.pictures import check_dilate, check_hole
-from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_batches
+from inpaintlab.api.pictures import check_dilate, grow_hole
+from inpaintlab.api.plan import Window, check_strategy, plan_settings, plan_windows, window_batches
 from inpaintlab.api.window_tensors import window_input, window_values
 from inpaintlab.hub.registry import CheckpointEntry
 
@@ -75,13 +75,10 @@ class Inpainter:
         self.value_range = tuple(value_range or (entry.value_range if entry else (0.0, 1.0)))
         if self.value_range not in ((0.0, 1.0), (-1.0, 1.0)):
             raise ValueError(f"value_range must be (0, 1) or (-1, 1), got {value_range}")
-        for arg, value in (("batch_size", batch_size), ("max_hole", max_hole), ("max_window", max_window)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
+        self.batch_size, self.max_hole, self.max_window = plan_settings(
+            self.resolution, batch_size, max_hole, max_window
+        )
         self.strategy = check_strategy(strategy)
-        self.batch_size = batch_size
-        self.max_hole = max_hole or max(1, self.resolution // 2)
-        self.max_window = max_window or 4 * self.resolution
         self.input_size = getattr(model, "input_size", None)
 
     def __repr__(self) -> str:
@@ -171,10 +168,7 @@ def prepare(
     pictures = to_picture_batch(image)
     device = image.device if isinstance(image, Tensor) else None
     hole = to_hole(mask, pictures.shape, device=device, threshold=threshold)
-    if dilate:
-        hole = torch.stack([torch.from_numpy(dilate_hole(h[0].numpy(), dilate)) for h in hole])[:, None]
-        check_hole(hole, dilate)
-    return pictures, hole
+    return pictures, torch.from_numpy(grow_hole(hole.numpy(), dilate)) if dilate else hole
 
 
 def check_name_or_path(name_or_path: Any) -> None:

@@ -31,6 +31,7 @@ from inpaintlab.api.pictures import (
     check_mask_size,
     check_threshold,
     hole_from_array,
+    hole_rule,
     pil_working_copy,
     read_picture,
     unit_fill_values,
@@ -257,12 +258,9 @@ def to_hole(
         if mask.dtype not in _MASK_TENSORS:
             raise ValueError(f"mask tensor must be bool, integer or float, got dtype {mask.dtype}")
         mask = mask.detach().cpu()
-        if mask.is_floating_point() and torch.isnan(mask).any():
-            raise ValueError("mask contains NaN values; masks are 0 (known) / nonzero (hole)")
-        if threshold is None:
-            hole = mask if mask.dtype == torch.bool else mask != 0
-        else:
-            hole = (mask.to(torch.uint8) if mask.dtype == torch.bool else mask) > threshold
+        if mask.dtype in (torch.float16, torch.bfloat16):
+            mask = mask.float()  # numpy has no bfloat16; float32 holds every float16 value
+        hole = torch.from_numpy(hole_rule(mask.numpy(), threshold))
     else:
         raise TypeError(
             f"mask must be a PIL.Image, a numpy array or a torch.Tensor, got {type(mask).__name__}"

@@ -29,11 +29,12 @@ from inpaintlab.api.pictures import (
     check_hole,
     check_mask_size,
     check_threshold,
+    grow_hole,
     hole_from_array,
     pil_working_copy,
     unit_fill_values,
 )
-from inpaintlab.api.plan import Window, check_strategy, dilate_hole, plan_windows, window_batches
+from inpaintlab.api.plan import Window, check_strategy, plan_settings, plan_windows, window_batches
 from inpaintlab.api.window_arrays import window_input, window_values
 from inpaintlab.hub.registry import CheckpointEntry
 
@@ -68,6 +69,12 @@ class OnnxInpainter:
         threads: int | None = None,
         optimized: str | os.PathLike | None = None,
     ) -> None:
+        self.name = name
+        self.resolution = int(resolution)
+        self.batch_size, self.max_hole, self.max_window = plan_settings(
+            self.resolution, batch_size, max_hole, max_window
+        )
+        self.strategy = check_strategy(strategy)
         self.session = create_session(Path(path), None if optimized is None else Path(optimized), threads)
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != ["image", "mask"]:
@@ -80,12 +87,6 @@ class OnnxInpainter:
                 f"{path} takes only {inputs[0].shape[2]}x{inputs[0].shape[3]} pictures; the ONNX runtime needs "
                 "a graph of any size: export it with `inpaintlab export NAME --format onnx --dynamic`"
             )
-        self.name = name
-        self.resolution = int(resolution)
-        self.batch_size = batch_size
-        self.strategy = check_strategy(strategy)
-        self.max_hole = max_hole or max(1, self.resolution // 2)
-        self.max_window = max_window or 4 * self.resolution
 
     @classmethod
     def from_registry(cls, name: str, **kwargs: Any) -> OnnxInpainter:
@@ -148,10 +149,7 @@ class OnnxInpainter:
         hole = hole_from_array(mask, threshold)
         check_mask_size(hole.shape, data.shape[:2])
         check_hole(hole[None, None])
-        if dilate:
-            hole = dilate_hole(hole, dilate)
-            check_hole(hole[None, None], dilate)
-        self._fill(data, hole, strategy)
+        self._fill(data, grow_hole(hole[None, None], dilate)[0, 0], strategy)
         result = Image.fromarray(data[..., 0] if data.shape[2] == 1 else data)
         result = back(result) if back is not None else result
         result.info.update(image.info)

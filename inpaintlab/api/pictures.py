@@ -133,9 +133,36 @@ def hole_from_array(mask: Any, threshold: float | None = None) -> np.ndarray:
         mask = _mask_channel(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask array must be HxW (or HxWxC, C = 1..4), got shape {mask.shape}")
-    if mask.dtype.kind == "f" and np.isnan(mask).any():
+    return hole_rule(mask, threshold)
+
+
+def hole_rule(values: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """The mask rule on mask values of any shape (one channel): nonzero = hole, or value > ``threshold``.
+
+    ``threshold`` must already be checked (:func:`check_threshold`).
+
+    Raises:
+        ValueError: NaN values or a dtype that is not bool, integer or float.
+    """
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"mask must be bool, integer or float, got dtype {values.dtype}")
+    if values.dtype.kind == "f" and np.isnan(values).any():
         raise ValueError("mask contains NaN values; masks are 0 (known) / nonzero (hole)")
-    return np.ascontiguousarray(mask != 0 if threshold is None else mask > threshold)
+    if threshold is None:
+        return np.ascontiguousarray(values != 0)
+    return np.ascontiguousarray((values.astype(np.uint8) if values.dtype == bool else values) > threshold)
+
+
+def grow_hole(hole: np.ndarray, dilate: int) -> np.ndarray:
+    """The holes (N,1,H,W) bool grown by ``dilate`` pixels (:func:`~inpaintlab.api.plan.dilate_hole`) and
+    checked again (:func:`check_hole`: growing must leave a known pixel); ``dilate`` 0 returns ``hole``."""
+    if not check_dilate(dilate):
+        return hole
+    from inpaintlab.api.plan import dilate_hole  # plan is numpy too; imported here, it imports no pictures
+
+    grown = np.stack([dilate_hole(h[0], dilate) for h in hole])[:, None]
+    check_hole(grown, dilate)
+    return grown
 
 
 def check_mask_size(mask_size: tuple[int, int], picture_size: tuple[int, int]) -> None:

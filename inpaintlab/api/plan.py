@@ -94,6 +94,23 @@ def check_strategy(strategy: object) -> str:
     return str(strategy)
 
 
+def plan_settings(
+    resolution: int, batch_size: object, max_hole: object = None, max_window: object = None
+) -> tuple[int, int, int]:
+    """``(batch_size, max_hole, max_window)`` of an inpainter of training resolution ``resolution``, checked,
+    with the defaults filled in (``max_hole``: half the resolution; ``max_window``: 4x the resolution).
+
+    Raises:
+        ValueError: a setting that is not an int >= 1 (None means the default for the two limits).
+    """
+    for arg, value in (("batch_size", batch_size), ("max_hole", max_hole), ("max_window", max_window)):
+        if (value is not None or arg == "batch_size") and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
+    return batch_size, max_hole or max(1, resolution // 2), max_window or 4 * resolution
+
+
 def plan_windows(
     hole: np.ndarray,
     index: int,
