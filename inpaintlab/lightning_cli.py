@@ -11,7 +11,8 @@ subclass, both configurable with ``class_path``) adds to LightningCLI a ``checkp
 ``ModelCheckpoint`` keeping ``best.ckpt`` by val FID, or by PSNR when FID is off, and ``last.ckpt``),
 always writes checkpoints atomically (:class:`~inpaintlab.training.checkpoint_io.AtomicCheckpointIO`), saves the
 resolved config next to the checkpoints, and gives every ``fit`` its own folder
-``<checkpoint.dirpath>/version_N`` (:func:`run_folder`; ``latest`` links to the newest), so a second run
+``<checkpoint.dirpath>/version_N`` (:func:`run_folder`; ``latest`` links to the run that last wrote a
+checkpoint), so a second run
 never mixes its ``best.ckpt`` with the first's. Only :mod:`inpaintlab.cli` imports this module, and only
 for these commands: it is the one that loads Lightning.
 """
@@ -88,7 +89,7 @@ def run_folder(base: str | os.PathLike, ckpt_path: str | None = None, *, claim: 
     """The folder a ``fit`` writes its checkpoints and config to: ``<base>/version_N``.
 
     A new run gets the next free ``N`` (claimed by creating the folder, so two runs started at once
-    never share one) and ``<base>/latest`` is pointed at it. A resumed run continues in its own folder:
+    never share one; ``<base>/latest`` follows once it writes a checkpoint, :func:`point_latest`). A resumed run continues in its own folder:
     ``ckpt_path="last"`` picks the newest ``version_N`` holding a ``last.ckpt``, a path inside
     ``<base>/version_N`` (or ``<base>/latest``) picks that folder; a ``last.ckpt`` directly in ``base``
     (a run from before run folders existed) is resumed in place.
@@ -96,7 +97,7 @@ def run_folder(base: str | os.PathLike, ckpt_path: str | None = None, *, claim: 
     Args:
         base: ``checkpoint.dirpath`` of the recipe.
         ckpt_path: the ``--ckpt_path`` of the command, if any.
-        claim: create the folder and update ``latest`` (rank 0 only); otherwise only compute it.
+        claim: create the folder (rank 0 only); otherwise only compute it.
     """
     base = Path(base)
     versions = sorted(
@@ -124,15 +125,38 @@ def run_folder(base: str | os.PathLike, ckpt_path: str | None = None, *, claim: 
             break
         except FileExistsError:
             number += 1
-    latest, tmp = base / LATEST, base / f".{LATEST}.{os.getpid()}"
-    if not latest.exists() or latest.is_symlink():  # never replace a real folder a user named "latest"
+    return folder
+
+
+def point_latest(folder: str | os.PathLike) -> None:
+    """Point ``<base>/latest`` at the run folder ``<base>/version_N`` (atomically; nothing for other folders).
+
+    :class:`RunCheckpoint` calls it after each checkpoint it writes, so ``latest`` always names a run that
+    holds a checkpoint: a run that stops before its first one leaves ``latest/best.ckpt`` of the run
+    before it in place. A real folder a user named ``latest`` is never replaced.
+    """
+    folder = Path(folder)
+    if not _VERSION.match(folder.name):
+        return
+    latest, tmp = folder.parent / LATEST, folder.parent / f".{LATEST}.{os.getpid()}"
+    if latest.is_symlink() and os.readlink(latest) == folder.name:
+        return
+    if not latest.exists() or latest.is_symlink():
         try:
             tmp.unlink(missing_ok=True)
             tmp.symlink_to(folder.name, target_is_directory=True)
             os.replace(tmp, latest)
         except OSError as err:  # a file system without symbolic links: the versions are still there
             log.warning("could not point %s at %s (%s)", latest, folder.name, err)
-    return folder
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` that points ``<base>/latest`` at its run folder once a checkpoint is written."""
+
+    def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, filepath)
+        if trainer.is_global_zero:
+            point_latest(Path(filepath).parent)
 
 
 def classes_named(args: Sequence[str]) -> set[str]:
@@ -192,7 +216,7 @@ class InpaintLightningCLI(LightningCLI):
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         # the default classes only where the command names none: jsonargparse carries a default class's
         # init_args over to the class a recipe names when they are valid for it (jsonargparse issue #460),
         # e.g. InpaintModule's d_lr=4e-4 into a StylizeModule recipe whose own default is lr

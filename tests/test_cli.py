@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import os
 import sys
 import types
 from pathlib import Path
@@ -83,18 +84,44 @@ def test_a_second_fit_gets_its_own_folder_and_last_resumes_the_newest(tmp_path, 
 
 
 def test_run_folder_picks_the_version(tmp_path):
-    from inpaintlab.lightning_cli import run_folder
+    from inpaintlab.lightning_cli import point_latest, run_folder
 
     base = tmp_path / "ckpts"
     assert run_folder(base, claim=False) == base / "version_0" and not base.exists()
     assert run_folder(base) == base / "version_0" and (base / "version_0").is_dir()
-    assert run_folder(base) == base / "version_1" and (base / "latest").resolve() == (base / "version_1").resolve()
+    assert run_folder(base) == base / "version_1" and not (base / "latest").exists()  # no checkpoint yet
+    point_latest(base / "version_1")
+    assert os.readlink(base / "latest") == "version_1"
     assert run_folder(base, "last") == base / "version_2"  # nothing to resume yet: a new run
     (base / "version_0" / "last.ckpt").write_bytes(b"x")
     assert run_folder(base, "last") == base / "version_0"
+    point_latest(base / "version_2")
     assert run_folder(base, str(base / "latest" / "x.ckpt")) == base / "version_2"  # latest -> version_2
     assert run_folder(base, str(base / "version_1" / "last.ckpt")) == base / "version_1"
     assert run_folder(base, str(tmp_path / "elsewhere.ckpt")) == base / "version_3"  # init from elsewhere: new run
+
+
+def test_latest_names_a_run_with_a_checkpoint(tmp_path, image_root):
+    """A fit that stops before its first checkpoint leaves latest/best.ckpt of the run before it."""
+    from inpaintlab.lightning_cli import point_latest
+
+    run = tmp_path / "run"
+    base = run / "checkpoints"
+    assert cli.main(["fit", *smoke_args(image_root, run)]) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(Exception, match="no image"):  # the second run fails before it writes anything
+        cli.main(["fit", *smoke_args(image_root, run), "--data.train_dir", str(empty)])
+    assert (base / "version_1").is_dir() and not any((base / "version_1").glob("*.ckpt"))
+    assert os.readlink(base / "latest") == "version_0" and (base / "latest" / "best.ckpt").is_file()
+    (base / "elsewhere").mkdir()
+    point_latest(base / "elsewhere")  # only version_N folders are linked
+    point_latest(base / "version_1")
+    assert os.readlink(base / "latest") == "version_1"
+    (base / "latest").unlink()
+    (base / "latest").mkdir()  # a folder the user named latest is never replaced
+    point_latest(base / "version_0")
+    assert (base / "latest").is_dir() and not (base / "latest").is_symlink()
 
 
 def test_the_smoke_recipe_runs_from_any_folder_without_data(tmp_path, monkeypatch):
