@@ -110,6 +110,10 @@ def add_graph_export_arguments(export: argparse.ArgumentParser) -> None:
     export.add_argument("--dynamic", action="store_true", help="with --format: any batch size, height and width")
     export.add_argument("-o", "--output", type=Path, help="with --format: the file (default: NAME.onnx / NAME.pt)")
     export.add_argument("--size", type=int, help="with --format, without --dynamic: the input size (default: native)")
+    export.add_argument(
+        "--half-weights", action="store_true",
+        help="with --format onnx: store the weights as float16 (about half the file; computed in float32)",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,8 +219,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if args.format is not None:
         return cmd_export_graph(args)
-    if args.dynamic or args.output or args.size:
-        raise ValueError("--dynamic, --output and --size go with --format onnx|torchscript")
+    if args.dynamic or args.output or args.size or args.half_weights:
+        raise ValueError("--dynamic, --output, --size and --half-weights go with --format onnx|torchscript")
     from inpaintlab.hub import export_checkpoint, load_registry, shipped_dir
 
     result = export_checkpoint(
@@ -245,12 +249,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_export_graph(args: argparse.Namespace) -> int:
     """``export NAME|FILE --format onnx|torchscript``: the model as one file, checked against PyTorch."""
-    from inpaintlab.export import TOLERANCE, export_model
+    from inpaintlab.export import HALF_TOLERANCE, TOLERANCE, export_model
 
     result = export_model(
-        str(args.ckpt), args.output, args.format, dynamic=args.dynamic, size=args.size, overwrite=args.force
-    )
-    print(result.summary() + f" (tolerance {TOLERANCE:g})")
+        str(args.ckpt), args.output, args.format, dynamic=args.dynamic, size=args.size, overwrite=args.force,
+        half_weights=args.half_weights,
+    )  # fmt: skip
+    print(result.summary() + f" (tolerance {HALF_TOLERANCE if args.half_weights else TOLERANCE:g})")
     return 0
 
 

@@ -9,8 +9,8 @@ from conftest import REPO_ROOT
 from PIL import Image
 
 from inpaintlab import hub_cli, load
-from inpaintlab.export import TOLERANCE, export_model, sample_picture
-from inpaintlab.export.formats import RUNNERS
+from inpaintlab.export import HALF_TOLERANCE, TOLERANCE, export_model, sample_picture
+from inpaintlab.export.formats import HALF_MIN_VALUES, RUNNERS
 from inpaintlab.export.graph import (
     InpaintGraph,
     exportable_prefill,
@@ -149,6 +149,31 @@ def test_every_generator_exports(tmp_path, preset):
     if fixed:
         with pytest.raises(ValueError, match="without --dynamic"):
             export_model(weights, tmp_path / "dyn.onnx", "onnx", dynamic=True)
+
+
+def test_half_weights_store_float16_and_compute_within_half_a_grey_level(tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="the export extra is not installed")
+    onnx = pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    arch = {"preset": "dilated_unet.tiny", "args": {"channels": [8, 16, 16, 32]}}  # layers of >= 1024 weights
+    generator = create_generator(arch["preset"], **arch["args"])
+    generator.prefill_gate.data.fill_(0.5)
+    weights = save_weights(generator.state_dict(), tmp_path / "tiny.safetensors", arch, metadata={"resolution": 32})
+    full = export_model(weights, tmp_path / "full.onnx", "onnx", dynamic=True)
+    half_path = tmp_path / "half.onnx"
+    assert hub_cli.main(["export", str(weights), "--format", "onnx", "--dynamic", "--half-weights", "-o", str(half_path)]) == 0
+    assert f"tolerance {HALF_TOLERANCE:g}" in capsys.readouterr().out
+    model = onnx.load(str(half_path))
+    big = [i for i in model.graph.initializer if np.prod(i.dims) >= HALF_MIN_VALUES]
+    assert big and all(i.data_type == onnx.TensorProto.FLOAT16 for i in big)
+    full_weights = sum(4 * int(np.prod(i.dims)) for i in onnx.load(str(full.path)).graph.initializer if np.prod(i.dims) >= HALF_MIN_VALUES)
+    assert full.bytes - half_path.stat().st_size >= 0.45 * full_weights  # each big weight tensor takes half the bytes
+    image, mask = sample_picture(45, 61, seed=3)
+    a, b = RUNNERS["onnx"](full.path, image, mask), RUNNERS["onnx"](half_path, image, mask)
+    assert 0 < float((a - b).abs().max()) <= HALF_TOLERANCE  # float16 weights: close, not identical
+    assert torch.equal(b[mask.expand_as(b) == 0], image[mask.expand_as(image) == 0])  # known pixels exact
+    with pytest.raises(ValueError, match="half_weights is for ONNX"):
+        export_model(weights, tmp_path / "x.pt", "torchscript", half_weights=True)
 
 
 # ---------- errors ----------

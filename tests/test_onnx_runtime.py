@@ -232,7 +232,7 @@ def test_registry_onnx_field_is_validated():
     raw = dict(get_entry("photo-center").to_dict())
     assert parse_entry("x", raw).onnx == get_entry("photo-center").onnx  # round trip
     onnx_entry = get_entry("photo-center").onnx_entry()
-    assert (onnx_entry.file, onnx_entry.sha256, onnx_entry.urls) == ("photo-universal.onnx", raw["onnx"]["sha256"], ())
+    assert (onnx_entry.file, onnx_entry.sha256, onnx_entry.urls) == ("photo-center.onnx", raw["onnx"]["sha256"], ())
     for bad, field in [
         ({**raw["onnx"], "file": "x.safetensors"}, "onnx.file"),
         ({**raw["onnx"], "sha256": "abc"}, "onnx.sha256"),
