@@ -188,13 +188,18 @@ def test_the_default_model_and_data_need_no_class_path(tmp_path, image_root, cap
 
 @pytest.mark.parametrize("folder", [CONFIGS, CONFIGS / "cpu"])
 def test_each_monet_recipe_starts_from_where_its_photo_recipe_writes(folder):
-    """The fine-tunes read the photo run's best checkpoint: the path must follow the photo recipe's
-    checkpoint folder (a renamed run folder would otherwise start the Monet run from scratch, silently)."""
+    """The fine-tunes start from the photo model of their kind: the photo run's best checkpoint (the path
+    must follow the photo recipe's checkpoint folder, or a renamed run folder would start the Monet run
+    from scratch, silently) or the shipped file the registry's photo entry of that kind names."""
+    from inpaintlab.hub import get_entry
+
     for kind in ("center", "blocks", "region"):
         photo = yaml.safe_load((folder / f"photo-{kind}.yaml").read_text())
         monet = yaml.safe_load((folder / f"monet-{kind}.yaml").read_text())
-        expected = f"{photo['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"  # the newest run
-        assert monet["model"]["init_args"]["init_from"] == expected, kind
+        run = f"{photo['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"  # the newest run
+        shipped = f"inpaintlab/hub/files/{get_entry(f'photo-{kind}').file}"
+        init_from = monet["model"]["init_args"]["init_from"]
+        assert init_from == run or (init_from == shipped and (REPO / shipped).is_file()), (kind, init_from)
         assert monet["model"]["init_args"]["generator"] == photo["model"]["init_args"]["generator"], kind
 
 
