@@ -11,8 +11,8 @@ subclass, both configurable with ``class_path``) adds to LightningCLI a ``checkp
 ``ModelCheckpoint`` keeping ``best.ckpt`` by val FID, or by PSNR when FID is off, and ``last.ckpt``),
 always writes checkpoints atomically (:class:`~inpaintlab.training.checkpoint_io.AtomicCheckpointIO`), saves the
 resolved config next to the checkpoints, and gives every ``fit`` its own folder
-``<checkpoint.dirpath>/version_N`` (:func:`run_folder`; ``latest`` links to the run that last wrote a
-checkpoint), so a second run
+``<checkpoint.dirpath>/version_N`` (:func:`run_folder`; ``latest`` links to the newest run that has
+written a checkpoint, :func:`point_latest`), so a second run
 never mixes its ``best.ckpt`` with the first's. Only :mod:`inpaintlab.cli` imports this module, and only
 for these commands: it is the one that loads Lightning.
 """
@@ -131,16 +131,22 @@ def run_folder(base: str | os.PathLike, ckpt_path: str | None = None, *, claim: 
 def point_latest(folder: str | os.PathLike) -> None:
     """Point ``<base>/latest`` at the run folder ``<base>/version_N`` (atomically; nothing for other folders).
 
-    :class:`RunCheckpoint` calls it after each checkpoint it writes, so ``latest`` always names a run that
-    holds a checkpoint: a run that stops before its first one leaves ``latest/best.ckpt`` of the run
-    before it in place. A real folder a user named ``latest`` is never replaced.
+    :class:`RunCheckpoint` calls it after each checkpoint it writes, so ``latest`` always names the newest
+    run that holds a checkpoint: a run that stops before its first one leaves ``latest/best.ckpt`` of the
+    run before it in place, and an older run resumed beside a newer one does not take ``latest`` back
+    (only a link to a lower ``N``, or to a folder without a checkpoint, moves). A real folder a user named
+    ``latest`` is never replaced.
     """
     folder = Path(folder)
-    if not _VERSION.match(folder.name):
+    match = _VERSION.match(folder.name)
+    if not match:
         return
     latest, tmp = folder.parent / LATEST, folder.parent / f".{LATEST}.{os.getpid()}"
-    if latest.is_symlink() and os.readlink(latest) == folder.name:
-        return
+    if latest.is_symlink():
+        current = _VERSION.match(os.readlink(latest))
+        newer = current is not None and int(current.group(1)) >= int(match.group(1))
+        if newer and any((folder.parent / current.group(0)).glob("*.ckpt")):
+            return  # already this folder, or a newer run with a checkpoint
     if not latest.exists() or latest.is_symlink():
         try:
             tmp.unlink(missing_ok=True)

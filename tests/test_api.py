@@ -669,3 +669,14 @@ def test_a_hole_against_the_border_is_as_thick_as_its_distance_from_the_known_pi
     inner[40:60, 30:50] = True  # the same width away from the border: known on both sides
     ((_, thickness),) = _components(inner, (40, 60, 30, 50))[2]
     assert thickness == pytest.approx(20.0)
+
+
+def test_a_float16_mask_gives_one_hole_as_array_and_as_tensor():
+    """The threshold is compared in float32 for both (numpy alone would round it to float16 first)."""
+    from inpaintlab.api.io import to_hole
+
+    mask = np.zeros((4, 4), np.float16)
+    mask[:2] = 0.5
+    as_array = to_hole(mask, (1, 4, 4), threshold=0.49999)
+    as_tensor = to_hole(torch.from_numpy(mask), (1, 4, 4), threshold=0.49999)
+    assert torch.equal(as_array, as_tensor) and int(as_array.sum()) == 8

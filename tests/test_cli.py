@@ -116,7 +116,10 @@ def test_latest_names_a_run_with_a_checkpoint(tmp_path, image_root):
     assert os.readlink(base / "latest") == "version_0" and (base / "latest" / "best.ckpt").is_file()
     (base / "elsewhere").mkdir()
     point_latest(base / "elsewhere")  # only version_N folders are linked
-    point_latest(base / "version_1")
+    point_latest(base / "version_1")  # version_1 has no checkpoint yet, but it is the newer run
+    assert os.readlink(base / "latest") == "version_1"
+    (base / "version_1" / "last.ckpt").write_bytes(b"x")
+    point_latest(base / "version_0")  # an older run resumed beside a newer one does not take latest back
     assert os.readlink(base / "latest") == "version_1"
     (base / "latest").unlink()
     (base / "latest").mkdir()  # a folder the user named latest is never replaced

@@ -148,6 +148,8 @@ def hole_rule(values: np.ndarray, threshold: float | None = None) -> np.ndarray:
         raise ValueError(f"mask must be bool, integer or float, got dtype {values.dtype}")
     if values.dtype.kind == "f" and np.isnan(values).any():
         raise ValueError("mask contains NaN values; masks are 0 (known) / nonzero (hole)")
+    if values.dtype == np.float16:  # numpy would round the threshold to float16; tensors compare in float32
+        values = values.astype(np.float32)
     if threshold is None:
         return np.ascontiguousarray(values != 0)
     return np.ascontiguousarray((values.astype(np.uint8) if values.dtype == bool else values) > threshold)
@@ -158,7 +160,7 @@ def grow_hole(hole: np.ndarray, dilate: int) -> np.ndarray:
     checked again (:func:`check_hole`: growing must leave a known pixel); ``dilate`` 0 returns ``hole``."""
     if not check_dilate(dilate):
         return hole
-    from inpaintlab.api.plan import dilate_hole  # plan is numpy too; imported here, it imports no pictures
+    from inpaintlab.api.plan import dilate_hole  # imported on use: plan loads scipy, which a plain call skips
 
     grown = np.stack([dilate_hole(h[0], dilate) for h in hole])[:, None]
     check_hole(grown, dilate)
