@@ -110,7 +110,7 @@ def test_latest_names_a_run_with_a_checkpoint(tmp_path, image_root):
     assert cli.main(["fit", *smoke_args(image_root, run)]) == 0
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(Exception, match="no image"):  # the second run fails before it writes anything
+    with pytest.raises(ValueError, match="contains no images"):  # the second run fails before it writes anything
         cli.main(["fit", *smoke_args(image_root, run), "--data.train_dir", str(empty)])
     assert (base / "version_1").is_dir() and not any((base / "version_1").glob("*.ckpt"))
     assert os.readlink(base / "latest") == "version_0" and (base / "latest" / "best.ckpt").is_file()

@@ -258,8 +258,8 @@ def to_hole(
         if mask.dtype not in _MASK_TENSORS:
             raise ValueError(f"mask tensor must be bool, integer or float, got dtype {mask.dtype}")
         mask = mask.detach().cpu()
-        if mask.dtype in (torch.float16, torch.bfloat16):
-            mask = mask.float()  # numpy has no bfloat16; float32 holds every float16 value
+        if mask.dtype == torch.bfloat16:
+            mask = mask.float()  # numpy has no bfloat16; float32 holds every bfloat16 value
         hole = torch.from_numpy(hole_rule(mask.numpy(), threshold))
     else:
         raise TypeError(

@@ -152,7 +152,7 @@ def hole_rule(values: np.ndarray, threshold: float | None = None) -> np.ndarray:
         values = values.astype(np.float32)
     if threshold is None:
         return np.ascontiguousarray(values != 0)
-    return np.ascontiguousarray((values.astype(np.uint8) if values.dtype == bool else values) > threshold)
+    return np.ascontiguousarray(values > threshold)
 
 
 def grow_hole(hole: np.ndarray, dilate: int) -> np.ndarray:

@@ -108,7 +108,13 @@ def plan_settings(
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
             raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
-    return batch_size, max_hole or max(1, resolution // 2), max_window or 4 * resolution
+    default_hole, default_window = default_limits(resolution)
+    return batch_size, max_hole or default_hole, max_window or default_window
+
+
+def default_limits(resolution: int) -> tuple[int, int]:
+    """``(max_hole, max_window)`` by default for training resolution R: ``(max(1, R // 2), 4 * R)``."""
+    return max(1, resolution // 2), 4 * resolution
 
 
 def plan_windows(
@@ -131,8 +137,9 @@ def plan_windows(
         max_window: largest window side in model pixels (default ``4 * R``).
     """
     strategy = check_strategy(strategy)
-    max_hole = max(1, resolution // 2) if max_hole is None else int(max_hole)
-    max_window = 4 * resolution if max_window is None else int(max_window)
+    default_hole, default_window = default_limits(resolution)
+    max_hole = default_hole if max_hole is None else int(max_hole)
+    max_window = default_window if max_window is None else int(max_window)
     if max_hole < 1 or max_window < 1:
         raise ValueError(f"max_hole and max_window must be >= 1 pixel, got {max_hole}, {max_window}")
     array = np.asarray(hole, dtype=bool)
