@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torchmetrics.functional.image import peak_signal_noise_ratio as psnr
 
 from inpaintlab import losses
 from inpaintlab.losses import (
     AdversarialLoss,
     FeatureMatchingLoss,
     FeatureNetwork,
+    PSNR_FLOOR_MSE,
     LossWeights,
     PerceptualLoss,
     ReconstructionLoss,
@@ -69,13 +72,41 @@ def test_reconstruction_module_and_gradient():
     torch.testing.assert_close(pred.grad, 2 * 2 * (pred - target).detach() / pred.numel())
 
 
+def test_psnr_kind_is_minus_the_mean_hole_psnr():
+    """kind="psnr": hole term = -mean over images of the hole PSNR (torchmetrics' formula), valid term the
+    same over the known pixels; an exact image is capped by PSNR_FLOOR_MSE, an empty region is constant."""
+    g = torch.Generator().manual_seed(0)
+    target, pred = torch.rand(3, 3, 16, 16, generator=g), torch.rand(3, 3, 16, 16, generator=g)
+    mask = (torch.rand(3, 1, 16, 16, generator=g) > 0.6).float()
+    floor = PSNR_FLOOR_MSE
+    mse_hole = ((pred - target) ** 2 * mask).flatten(1).sum(1) / (3 * mask.flatten(1).sum(1))
+    mse_valid = ((pred - target) ** 2 * (1 - mask)).flatten(1).sum(1) / (3 * (1 - mask).flatten(1).sum(1))
+    expected_hole = (10 * torch.log10(mse_hole + floor)).mean()
+    expected_valid = (10 * torch.log10(mse_valid + floor)).mean()
+    loss = masked_reconstruction_loss(pred, target, mask, hole_weight=2.0, valid_weight=0.5, kind="psnr")
+    torch.testing.assert_close(loss, 2.0 * expected_hole + 0.5 * expected_valid)
+    # against torchmetrics' PSNR of the hole pixels (up to the floor)
+    hole = mask[:, 0] > 0
+    reference = torch.stack([psnr(pred[i][:, hole[i]], target[i][:, hole[i]], data_range=1.0) for i in range(3)])
+    only_hole = masked_reconstruction_loss(pred, target, mask, hole_weight=1.0, valid_weight=0.0, kind="psnr")
+    assert abs(float(only_hole) + float(reference.mean())) < 0.01
+    exact = masked_reconstruction_loss(target, target, mask, hole_weight=1.0, valid_weight=0.0, kind="psnr")
+    torch.testing.assert_close(exact, torch.tensor(10 * math.log10(floor)))
+    pred.requires_grad_()
+    empty = masked_reconstruction_loss(pred, target, torch.zeros_like(mask), hole_weight=1.0, valid_weight=0.0, kind="psnr")
+    empty.backward()
+    assert torch.count_nonzero(pred.grad) == 0
+    # ReconstructionLoss is the same loss
+    torch.testing.assert_close(ReconstructionLoss(1.0, 0.0, kind="psnr")(target, target, mask), exact)
+
+
 def test_reconstruction_errors():
     x = torch.rand(1, 3, 4, 4)
     with pytest.raises(ValueError, match="pred shape .* does not match target shape"):
         masked_reconstruction_loss(x, torch.rand(1, 3, 4, 5), torch.ones(1, 1, 4, 4))
     with pytest.raises(ValueError, match="mask shape .* does not match image shape"):
         masked_reconstruction_loss(x, x, torch.ones(1, 1, 2, 2))
-    with pytest.raises(ValueError, match=r"kind must be one of \['l1', 'l2'\], got 'huber'"):
+    with pytest.raises(ValueError, match=r"kind must be one of \['l1', 'l2', 'psnr'\], got 'huber'"):
         masked_reconstruction_loss(x, x, torch.ones(1, 1, 4, 4), kind="huber")
     with pytest.raises(ValueError, match="kind must be one of"):
         ReconstructionLoss(kind="l3")

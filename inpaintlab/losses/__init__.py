@@ -6,7 +6,12 @@ Each loss is a plain function plus a thin ``nn.Module``; :class:`LossWeights` ho
 from inpaintlab.losses.adversarial import ADVERSARIAL_KINDS, AdversarialLoss, discriminator_loss, generator_loss
 from inpaintlab.losses.feature_matching import FeatureMatchingLoss, feature_matching_loss
 from inpaintlab.losses.feature_network import FeatureNetwork, load_state_dict_file
-from inpaintlab.losses.reconstruction import RECONSTRUCTION_KINDS, ReconstructionLoss, masked_reconstruction_loss
+from inpaintlab.losses.reconstruction import (
+    PSNR_FLOOR_MSE,
+    RECONSTRUCTION_KINDS,
+    ReconstructionLoss,
+    masked_reconstruction_loss,
+)
 from inpaintlab.losses.style import (
     FEATURE_DISTANCES,
     PerceptualLoss,
@@ -21,6 +26,7 @@ from inpaintlab.losses.weights import LossWeights
 __all__ = [
     "ADVERSARIAL_KINDS",
     "FEATURE_DISTANCES",
+    "PSNR_FLOOR_MSE",
     "RECONSTRUCTION_KINDS",
     "AdversarialLoss",
     "FeatureMatchingLoss",

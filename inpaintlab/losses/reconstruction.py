@@ -1,12 +1,43 @@
-"""Masked pixel reconstruction loss with separate hole and valid weights (Liu et al., 2018)."""
+"""Masked pixel reconstruction loss with separate hole and valid weights (Liu et al., 2018).
+
+Two families of kinds:
+
+* per-element errors averaged over all elements (``l1``, ``l2``): Liu et al.'s normalisation, in which a
+  larger hole weighs more;
+* ``psnr``: the negative PSNR (dB, data range 1) of each image's hole, and of its known part, averaged over
+  the batch. It trains for exactly what ``benchmarks/quality.py`` and the registry report, the mean over
+  pictures of the hole PSNR: each image's gradient is its squared error divided by its own MSE, so a
+  picture that is nearly right counts as much as one that is far off (an L1 or L2 mean lets the hardest
+  pictures dominate), and the fill moves toward the per-pixel mean (the PSNR optimum) instead of L1's
+  median.
+"""
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor, nn
 
 from inpaintlab._checks import check_image, check_mask, check_same_shape
 
-__all__ = ["RECONSTRUCTION_KINDS", "ReconstructionLoss", "masked_reconstruction_loss"]
+__all__ = ["PSNR_FLOOR_MSE", "RECONSTRUCTION_KINDS", "ReconstructionLoss", "masked_reconstruction_loss"]
+
+#: ``psnr`` adds this to each image's MSE before the log (a 50 dB ceiling), so an exact region has a
+#: finite loss and a bounded gradient, and an empty region (no hole pixel) contributes a constant.
+PSNR_FLOOR_MSE = 1e-5
+_DB_PER_NEPER = 10.0 / math.log(10.0)
+
+
+def _mean_over_elements(error: Tensor, region: Tensor) -> Tensor:
+    return (region * error).mean()
+
+
+def _negative_psnr(error: Tensor, region: Tensor) -> Tensor:
+    channels = error.shape[1]
+    area = region.flatten(1).sum(1) * channels
+    mse = (region * error).flatten(1).sum(1) / area.clamp_min(1.0)
+    return (_DB_PER_NEPER * torch.log(mse + PSNR_FLOOR_MSE)).mean()
 
 
 def _absolute_error(pred: Tensor, target: Tensor) -> Tensor:
@@ -17,8 +48,14 @@ def _squared_error(pred: Tensor, target: Tensor) -> Tensor:
     return (pred - target).square()
 
 
-RECONSTRUCTION_KINDS = {"l1": _absolute_error, "l2": _squared_error}
-"""Per-element error of each ``kind``: ``l1`` = |pred - target|, ``l2`` = (pred - target)^2."""
+RECONSTRUCTION_KINDS = {
+    "l1": (_absolute_error, _mean_over_elements),
+    "l2": (_squared_error, _mean_over_elements),
+    "psnr": (_squared_error, _negative_psnr),
+}
+"""``kind -> (per-element error, reduction over a region)``: ``l1`` = mean |pred - target|, ``l2`` = mean
+(pred - target)^2 (both over ALL N*C*H*W elements), ``psnr`` = -PSNR of the region per image (dB), averaged
+over the batch."""
 
 
 def masked_reconstruction_loss(
@@ -32,10 +69,12 @@ def masked_reconstruction_loss(
 ) -> Tensor:
     """``hole_weight * L_hole + valid_weight * L_valid``, normalised as in Liu et al. 2018 (partial conv).
 
-    ``L_hole = mean(mask * err)`` and ``L_valid = mean((1 - mask) * err)``, where ``err`` is the
-    per-element error of ``kind`` and both means run over ALL N*C*H*W elements (not only the hole's),
-    so a larger hole weighs more. Liu et al. use ``kind="l1"``, hole 6, valid 1; ``l2`` with valid 0 is
-    Pathak et al.'s masked L2 (up to a constant factor).
+    For ``l1`` / ``l2``: ``L_hole = mean(mask * err)`` and ``L_valid = mean((1 - mask) * err)``, where
+    ``err`` is the per-element error of ``kind`` and both means run over ALL N*C*H*W elements (not only
+    the hole's), so a larger hole weighs more. Liu et al. use ``kind="l1"``, hole 6, valid 1; ``l2`` with
+    valid 0 is Pathak et al.'s masked L2 (up to a constant factor). For ``psnr``: ``L_hole = mean_n
+    10 log10(mse_hole_n + PSNR_FLOOR_MSE)``, i.e. minus the hole PSNR of each image (negative values),
+    and ``L_valid`` the same over the known pixels.
 
     Shapes: pred, target (N,C,H,W); mask (N,1,H,W), 1 = hole, broadcast over C -> scalar.
     """
@@ -45,10 +84,9 @@ def masked_reconstruction_loss(
     mask = check_mask(mask, pred)
     if kind not in RECONSTRUCTION_KINDS:
         raise ValueError(f"kind must be one of {sorted(RECONSTRUCTION_KINDS)}, got {kind!r}")
-    error = RECONSTRUCTION_KINDS[kind](pred, target)
-    hole = (mask * error).mean()
-    valid = ((1.0 - mask) * error).mean()
-    return hole_weight * hole + valid_weight * valid
+    element_error, reduce = RECONSTRUCTION_KINDS[kind]
+    error = element_error(pred, target)
+    return hole_weight * reduce(error, mask) + valid_weight * reduce(error, 1.0 - mask)
 
 
 class ReconstructionLoss(nn.Module):
