@@ -221,10 +221,18 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         try:
             self.generator.load_state_dict(weights.generator)
         except RuntimeError as err:
-            raise ValueError(
-                f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
-                f"use the same model.generator as the run that wrote it. {err}"
-            ) from None
+            grow = getattr(self.generator, "load_grown_state_dict", None)
+            try:
+                if grow is None:
+                    raise err
+                grown = grow(weights.generator)
+            except RuntimeError:
+                raise ValueError(
+                    f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
+                    f"use the same model.generator as the run that wrote it (or a larger model of its kind that "
+                    f"can grow from it). {err}"
+                ) from None
+            log.info("InpaintModule: grew %s from %s (%d new weights start as the identity)", type(self.generator).__name__, path, len(grown))
         if self.generator_ema is not None:
             self.generator_ema.load_state_dict(self.generator.state_dict())
         if weights.discriminator is not None:
