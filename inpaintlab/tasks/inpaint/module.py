@@ -219,20 +219,15 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         """Initialise G (and its EMA), and D when the file has matching weights, from ``path``."""
         weights = load_init_weights(path)
         try:
-            self.generator.load_state_dict(weights.generator)
+            grown = self.generator.load_grown_state_dict(weights.generator)
         except RuntimeError as err:
-            grow = getattr(self.generator, "load_grown_state_dict", None)
-            try:
-                if grow is None:
-                    raise err
-                grown = grow(weights.generator)
-            except RuntimeError:
-                raise ValueError(
-                    f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
-                    f"use the same model.generator as the run that wrote it (or a larger model of its kind that "
-                    f"can grow from it). {err}"
-                ) from None
-            log.info("InpaintModule: grew %s from %s (%d new weights start as the identity)", type(self.generator).__name__, path, len(grown))
+            raise ValueError(
+                f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
+                f"use the same model.generator as the run that wrote it (or a larger model of its kind, which "
+                f"grows from it). {err}"
+            ) from None
+        if grown:
+            log.info("InpaintModule: %d generator weights not in %s start as the identity", len(grown), path)
         if self.generator_ema is not None:
             self.generator_ema.load_state_dict(self.generator.state_dict())
         if weights.discriminator is not None:
