@@ -14,8 +14,8 @@ image pyramid down to 1x1, so its depth depends on the input size: a trace would
 the size it was traced at. :func:`fixed_depth_pyramid_fill` computes the same fill with a fixed
 number of levels (enough for ``max_side``; below that size the extra levels are 1x1 and change
 nothing but float rounding, ~1e-7), with ceil-mode average pooling written as zero padding and an
-explicit pixel count, whose semantics every runtime shares, and with each Jacobi sweep as one
-depthwise convolution (a graph a third the size). :func:`exportable_prefill` puts it in
+explicit pixel count, whose semantics every runtime shares, and with each relaxation sweep's neighbour
+sum as one depthwise convolution (a graph a third the size). :func:`exportable_prefill` puts it in
 place of ``pyramid_fill`` in every ``inpaintlab.models`` module while a model is traced, so any
 generator that calls ``pyramid_fill`` (directly, or through ``PyramidFill``) exports with the prefill
 as plain graph operations, at any input size up to ``max_side``.
@@ -58,6 +58,7 @@ def fixed_depth_pyramid_fill(
     smooth_iters: int = 8,
     empty_value: float = 0.5,
     coarse_iters: int | None = None,
+    over_relaxation: float | None = None,
     *,
     levels: int,
 ) -> Tensor:
@@ -75,6 +76,7 @@ def fixed_depth_pyramid_fill(
         )
     if levels < 1:
         raise ValueError(f"levels must be >= 1, got {levels}")
+    _prefill.check_over_relaxation(over_relaxation)
     hole = mask > 0.5
     weight = (~hole).to(image.dtype)
     color = torch.where(hole, torch.zeros_like(image), image)
@@ -88,18 +90,21 @@ def fixed_depth_pyramid_fill(
         ones = torch.ones_like(w_sum)
     c, w = pyramid[-1]
     fill = torch.where(w > 0, c / w.clamp_min(1e-12), torch.full_like(c, empty_value))
-    # the 4-neighbour mean as one depthwise 3x3 convolution (2 graph operations instead of 9)
+    # the 4-neighbour sum as one depthwise 3x3 convolution (2 graph operations instead of 9)
     channels = int(image.shape[1])
-    cross = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], dtype=image.dtype)
+    cross = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=image.dtype)
     kernel = cross.to(image.device).expand(channels, 1, 3, 3)
+
+    def neighbour_sum(x: Tensor) -> Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
+
     for depth, (c, w) in reversed(list(enumerate(pyramid[:-1]))):  # depth 0 = the finest level
         sweeps = smooth_iters if coarse_iters is None else min(coarse_iters, smooth_iters * 2**depth)
         own = c / w.clamp_min(1e-12)
         fill = F.interpolate(fill, size=c.shape[-2:], mode="bilinear", align_corners=False)
-        keep, rest = w * own, 1 - w  # the same at every sweep of this level
-        fill = keep + rest * fill
-        for _ in range(sweeps):
-            fill = keep + rest * F.conv2d(F.pad(fill, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
+        keep = w * own  # the same at every sweep of this level
+        fill = keep + (1 - w) * fill
+        fill = _prefill.relax(fill, keep, 0.25 * (1 - w), sweeps, neighbour_sum, over_relaxation)
     return torch.where(hole, fill, image)
 
 
@@ -115,9 +120,11 @@ def exportable_prefill(levels: int) -> Iterator[list[int]]:
     calls = [0]
 
     @functools.wraps(original)
-    def replacement(image, mask, smooth_iters=8, empty_value=0.5, coarse_iters=None):
+    def replacement(image, mask, smooth_iters=8, empty_value=0.5, coarse_iters=None, over_relaxation=None):
         calls[0] += 1
-        return fixed_depth_pyramid_fill(image, mask, smooth_iters, empty_value, coarse_iters, levels=levels)
+        return fixed_depth_pyramid_fill(
+            image, mask, smooth_iters, empty_value, coarse_iters, over_relaxation, levels=levels
+        )
 
     patched = [
         module

@@ -37,6 +37,13 @@ from inpaintlab.models.prefill import gated_correction, prefill_prior
 DOWNSAMPLINGS = 4
 #: The prefill's sweeps double per coarser pyramid level up to this many (see ``pyramid_fill``).
 PREFILL_COARSE_ITERS = 64
+#: How the harmonic prefill is solved (``pyramid_fill`` options), by ``prefill_solver`` name. Both cost
+#: the same; ``sor`` (red-black over-relaxation) comes within 0.03 dB of the converged harmonic fill at
+#: 256 px, ``jacobi`` (the first 256 px zoo's) stays 0.1-0.16 dB short.
+PREFILL_SOLVERS: dict[str, dict] = {
+    "jacobi": {"smooth_iters": 8, "coarse_iters": PREFILL_COARSE_ITERS},
+    "sor": {"smooth_iters": 4, "coarse_iters": PREFILL_COARSE_ITERS // 2, "over_relaxation": 1.8},
+}
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
@@ -84,6 +91,8 @@ class DilatedUNet(InpaintGenerator):
         dilations: one residual block at 1/16 per value, with that dilation.
         refine_dilations: one residual block per value after each decoder stage (at 1/8, 1/4 and 1/2),
             with that dilation; () = none.
+        prefill_solver: how the harmonic prefill is solved, a key of ``PREFILL_SOLVERS`` (weights are
+            trained for one: the prior is the network's input).
         seed: seeds the weight init; None uses the global RNG.
 
     ``dilated_unet.base`` (channels 32/64/128/192, dilations 1,2,4,8,4,2) has 2.9M parameters and costs
@@ -100,12 +109,16 @@ class DilatedUNet(InpaintGenerator):
         channels: tuple[int, int, int, int] | list[int] = (32, 64, 128, 192),
         dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 4, 2),
         refine_dilations: tuple[int, ...] | list[int] = (),
+        prefill_solver: str = "jacobi",
         seed: int | None = None,
     ) -> None:
         super().__init__()
         channels = [check_positive_int(c, "channels") for c in channels]
         dilations = [check_positive_int(d, "dilations") for d in dilations]
         refine_dilations = [check_positive_int(d, "refine_dilations") for d in refine_dilations]
+        if prefill_solver not in PREFILL_SOLVERS:
+            raise ValueError(f"prefill_solver must be one of {sorted(PREFILL_SOLVERS)}, got {prefill_solver!r}")
+        self.prefill_options = PREFILL_SOLVERS[prefill_solver]
         if len(channels) != DOWNSAMPLINGS:
             raise ValueError(f"channels must have {DOWNSAMPLINGS} values (one per scale), got {channels}")
         with seeded(seed):
@@ -144,7 +157,7 @@ class DilatedUNet(InpaintGenerator):
 
     def _predict(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        prior = prefill_prior(x, coarse_iters=PREFILL_COARSE_ITERS)
+        prior = prefill_prior(x, **self.prefill_options)
         y = pad_to_multiple(torch.cat([prior, x[:, 3:4]], dim=1), 2**DOWNSAMPLINGS)
         skips = []
         for conv in self.encoder:

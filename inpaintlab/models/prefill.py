@@ -37,7 +37,12 @@ def _neighbour_sum(x: Tensor) -> Tensor:
 
 
 def pyramid_fill(
-    image: Tensor, mask: Tensor, smooth_iters: int = 8, empty_value: float = 0.5, coarse_iters: int | None = None
+    image: Tensor,
+    mask: Tensor,
+    smooth_iters: int = 8,
+    empty_value: float = 0.5,
+    coarse_iters: int | None = None,
+    over_relaxation: float | None = None,
 ) -> Tensor:
     """Fill the hole of ``image`` by multigrid harmonic interpolation from the known pixels.
 
@@ -51,6 +56,11 @@ def pyramid_fill(
             are cheap (a quarter of the pixels per level), and converging them is what brings the fill
             close to the converged harmonic solution (at 256 px about +0.25 dB hole PSNR on large holes
             over 8 sweeps everywhere, for about 1.5x the time). None: ``smooth_iters`` at every level.
+        over_relaxation: None: Jacobi sweeps. A factor in (0, 2): red-black successive over-relaxation
+            (SOR) sweeps instead, each updating the cells of one checkerboard colour, then the other (twice
+            a Jacobi sweep's work). With 1.8 it converges far faster: at 256 px, 4 sweeps (coarse 32) come
+            within 0.03 dB hole PSNR of the solution that 150 Jacobi sweeps per level reach, where 8 Jacobi
+            sweeps (coarse 64), the same work, stay 0.1-0.16 dB short.
 
     Returns:
         (N,C,H,W): known pixels equal to ``image`` (bit-identical), hole pixels filled.
@@ -65,6 +75,7 @@ def pyramid_fill(
         raise ValueError(f"smooth_iters must be an integer >= 0, got {smooth_iters!r}")
     if coarse_iters is not None and (int(coarse_iters) != coarse_iters or coarse_iters < smooth_iters):
         raise ValueError(f"coarse_iters must be None or an integer >= smooth_iters, got {coarse_iters!r}")
+    check_over_relaxation(over_relaxation)
     hole = mask > 0.5
     weight = (~hole).to(image.dtype)
     color = torch.where(hole, torch.zeros_like(image), image)  # premultiplied by weight (0 or 1)
@@ -79,25 +90,65 @@ def pyramid_fill(
         known = w * (c / w.clamp_min(1e-12))  # a cell's own average, weighted by how much of it is known
         fill = F.interpolate(fill, size=c.shape[-2:], mode="bilinear", align_corners=False)
         fill = known + (1 - w) * fill
-        free = 0.25 * (1 - w)
-        for _ in range(sweeps):  # Jacobi: known part + unknown part * mean of the 4 neighbours
-            fill = torch.addcmul(known, free, _neighbour_sum(fill))
+        fill = relax(fill, known, 0.25 * (1 - w), sweeps, _neighbour_sum, over_relaxation)
     return torch.where(hole, fill, image)
+
+
+def check_over_relaxation(over_relaxation: float | None) -> None:
+    """``ValueError`` unless None or a number in (0, 2) (where SOR converges)."""
+    if over_relaxation is not None and (isinstance(over_relaxation, bool) or not 0 < over_relaxation < 2):
+        raise ValueError(f"over_relaxation must be None (Jacobi) or a number in (0, 2), got {over_relaxation!r}")
+
+
+def checkerboard(x: Tensor) -> Tensor:
+    """1 on the cells whose row + column is odd, 0 on the others, from ``x``'s size by tensor ops only (so
+    a traced or exported graph follows the input's size).
+
+    Shapes: x (N,C,h,w) -> (1,1,h,w).
+    """
+    ones = torch.ones_like(x[:1, :1])
+    index_sum = ones.cumsum(-1) + ones.cumsum(-2)
+    return index_sum - 2 * torch.floor(index_sum / 2)
+
+
+def relax(
+    fill: Tensor, known: Tensor, free: Tensor, sweeps: int, neighbour_sum, over_relaxation: float | None = None
+) -> Tensor:
+    """``sweeps`` relaxation sweeps of one pyramid level's equation ``fill = known + free * neighbour_sum(fill)``
+    (a cell keeps its known part and takes the rest from its 4 neighbours).
+
+    ``over_relaxation`` None: Jacobi (every cell from the previous sweep's neighbours). A factor w:
+    red-black SOR, each colour of the :func:`checkerboard` in turn moved ``w`` times its Gauss-Seidel step.
+    ``neighbour_sum(fill)`` is the sum of the 4 neighbours (a depthwise convolution in exported graphs).
+
+    Shapes: fill, known (N,C,h,w); free (N,1,h,w) -> (N,C,h,w).
+    """
+    if over_relaxation is None:
+        for _ in range(sweeps):
+            fill = torch.addcmul(known, free, neighbour_sum(fill))
+        return fill
+    odd = checkerboard(fill)
+    steps = (over_relaxation * (1 - odd), over_relaxation * odd)
+    for _ in range(sweeps):
+        for step in steps:
+            fill = torch.addcmul(fill, step, torch.addcmul(known, free, neighbour_sum(fill)) - fill)
+    return fill
 
 
 #: Prior values are kept this far inside (0, 1), so their logit is finite.
 PRIOR_EPS = 1e-3
 
 
-def prefill_prior(x: Tensor, coarse_iters: int | None = None) -> Tensor:
+def prefill_prior(x: Tensor, **fill_options) -> Tensor:
     """The classical first guess of a prefill generator: :func:`pyramid_fill` of the known pixels of
     the network input ``x`` = ``cat([known, mask])`` (see ``models.base.masked_input``), clamped to
     ``[PRIOR_EPS, 1 - PRIOR_EPS]`` so that :func:`gated_correction` can work in logit space.
-    ``coarse_iters`` is :func:`pyramid_fill`'s (None: 8 sweeps at every level).
+    ``fill_options``: :func:`pyramid_fill`'s ``smooth_iters``, ``coarse_iters``, ``over_relaxation``
+    (none: 8 Jacobi sweeps at every level).
 
     Shapes: x (N,4,H,W) -> (N,3,H,W).
     """
-    return pyramid_fill(x[:, :3], x[:, 3:4], coarse_iters=coarse_iters).clamp(PRIOR_EPS, 1 - PRIOR_EPS)
+    return pyramid_fill(x[:, :3], x[:, 3:4], **fill_options).clamp(PRIOR_EPS, 1 - PRIOR_EPS)
 
 
 def gated_correction(logits: Tensor, prior: Tensor, gate: Tensor) -> Tensor:
