@@ -81,33 +81,3 @@ def test_torchscript_trace_matches_eager():
     traced = torch.jit.trace(model, (image, mask), check_trace=False)
     assert torch.allclose(traced(image, mask), model(image, mask), atol=1e-6)
 
-
-def _open_gates(model):
-    with torch.no_grad():
-        model.prefill_gate.fill_(1.0)
-        for block in [*model.blocks, *(b for stage in model.refine for b in stage)]:
-            block.mix.weight.normal_(0, 0.05)
-
-
-def test_a_refined_model_grows_from_a_base_file_and_computes_the_same_until_trained():
-    small = DilatedUNet(channels=[4, 4, 8, 8], dilations=[1, 2], seed=0)
-    _open_gates(small)
-    grown = DilatedUNet(channels=[4, 4, 8, 8], dilations=[1, 2], refine_dilations=[1, 2], seed=1)
-    missing = grown.load_grown_state_dict(small.state_dict())
-    assert len(missing) == 3 * 2 * 4 and all(k.startswith("refine.") for k in missing)  # 3 stages x 2 blocks
-    image, mask = _hole_batch(48, n=2)
-    assert torch.equal(grown(image, mask), small(image, mask))
-    _open_gates(grown)  # once trained, the new blocks change the fill
-    assert not torch.allclose(grown(image, mask), small(image, mask))
-
-
-def test_growing_rejects_what_is_not_a_smaller_model_of_the_kind():
-    refined = DilatedUNet(channels=[4, 4, 8, 8], dilations=[1, 2], refine_dilations=[1], seed=0)
-    with pytest.raises(RuntimeError, match="not a smaller DilatedUNet: weights this model lacks"):
-        DilatedUNet(channels=[4, 4, 8, 8], dilations=[1, 2], seed=0).load_grown_state_dict(refined.state_dict())
-    with pytest.raises(RuntimeError, match="outside the refinement blocks"):
-        refined.load_grown_state_dict(DilatedUNet(channels=[4, 4, 8, 8], dilations=[1], seed=0).state_dict())
-    with pytest.raises(RuntimeError, match="size mismatch"):
-        refined.load_grown_state_dict(DilatedUNet(channels=[4, 4, 8, 16], dilations=[1, 2], seed=0).state_dict())
-    with pytest.raises(ValueError, match="refine_dilations"):
-        DilatedUNet(refine_dilations=[0])

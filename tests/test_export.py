@@ -54,11 +54,12 @@ def test_fixed_depth_prefill_equals_pyramid_fill(size):
     gen = torch.Generator().manual_seed(0)
     image = torch.rand(2, 3, *size, generator=gen)
     mask = (torch.rand(2, 1, *size, generator=gen) > 0.6).float()
-    expected = pyramid_fill(image, mask)
-    for levels in (pyramid_levels(max(size)), pyramid_levels(4096)):  # exact depth, and extra 1x1 levels
-        got = fixed_depth_pyramid_fill(image, mask, levels=levels)
-        torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
-        assert torch.equal(got[mask.expand_as(got) == 0], image[mask.expand_as(image) == 0])
+    for options in ({}, {"smooth_iters": 4, "coarse_iters": 32, "over_relaxation": 1.8}):  # Jacobi, SOR
+        expected = pyramid_fill(image, mask, **options)
+        for levels in (pyramid_levels(max(size)), pyramid_levels(4096)):  # exact depth, and extra 1x1 levels
+            got = fixed_depth_pyramid_fill(image, mask, **options, levels=levels)
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+            assert torch.equal(got[mask.expand_as(got) == 0], image[mask.expand_as(image) == 0])
 
 
 def test_too_few_levels_is_a_different_fill():
@@ -123,7 +124,11 @@ def test_dynamic_export_matches_load_at_two_sizes(tmp_path, capsys, fmt):
     assert max(diffs.values()) <= TOLERANCE, diffs
 
 
-TINY = sorted(n for n, p in PRESETS.items() if p.role == "generator" and n.endswith(".tiny")) + ["unet.tiny+prefill"]
+TINY = sorted(n for n, p in PRESETS.items() if p.role == "generator" and n.endswith(".tiny")) + [
+    "unet.tiny+prefill",
+    "dilated_unet.tiny+sor",
+]
+VARIANTS = {"": {}, "prefill": {"prefill": "pyramid"}, "sor": {"prefill_solver": "sor"}}
 
 
 @pytest.mark.parametrize("preset", TINY)
@@ -132,7 +137,7 @@ def test_every_generator_exports(tmp_path, preset):
     pytest.importorskip("onnxruntime", reason="the export extra is not installed")
     name, _, extra = preset.partition("+")
     torch.manual_seed(0)
-    generator = create_generator(name, **({"prefill": "pyramid"} if extra == "prefill" else {}))
+    generator = create_generator(name, **VARIANTS[extra])
     if getattr(generator, "prefill_gate", None) is not None:
         generator.prefill_gate.data.fill_(0.5)  # an untrained gate of 0 would hide the network
     weights = save_weights(

@@ -94,17 +94,6 @@ class InpaintGenerator(nn.Module):
     def check_size(self, height: int, width: int) -> None:
         """Raise ``ValueError`` if this model cannot process an image of this size (default: any)."""
 
-    def load_grown_state_dict(self, state_dict: dict[str, Tensor]) -> list[str]:
-        """Load the weights of this architecture, or of a smaller model this one grows from; returns the
-        names of the weights the file lacked (they keep their init). Here: this architecture only (a strict
-        ``load_state_dict``, returns []); an architecture that can grow overrides it (``DilatedUNet``).
-
-        Raises:
-            RuntimeError: the weights do not fit.
-        """
-        self.load_state_dict(state_dict)
-        return []
-
     def _predict(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement _predict(x)")
 

@@ -8,15 +8,12 @@ The design follows where a CPU-second buys quality at 256 px and above:
 * **Work at low resolution.** Four stride-2 convolutions take the picture to 1/16 of its size; the
   context is gathered there by residual blocks of dilated 3x3 convolutions (dilations 1, 2, 4, 8, ...:
   a receptive field of several hundred pixels, so a 128x128 hole at full scale is seen whole), and a
-  light decoder brings the correction back with skip connections (optionally refined at each scale by
-  residual blocks, ``refine_dilations``); the last step is a pixel shuffle from 1/2 resolution, not a
-  convolution at full resolution.
+  light decoder brings the correction back with skip connections; the last step is a pixel shuffle from
+  1/2 resolution, not a convolution at full resolution.
 * **No normalisation layers.** Outputs do not depend on the picture's size or on the batch (instance
   norm statistics change with the picture, batch norm with the batch), so the same weights run on a
   256 px crop and on a 1024 px picture at full scale; residual branches start at zero (as in
-  "Fixup"/"SkipInit"), which keeps an unnormalised network stable, and lets a trained model grow: a file
-  of a model without refinement blocks loads into one with them (:meth:`DilatedUNet.load_grown_state_dict`)
-  and the grown model computes exactly what the file's did until training opens the new blocks.
+  "Fixup"/"SkipInit"), which keeps an unnormalised network stable.
 * **Plain convolutions only** (no FFT): exports to ONNX and TorchScript.
 
 Shapes: image (N,3,H,W) in [0,1], mask (N,1,H,W), 1 = hole -> (N,3,H,W) in [0,1]; any H, W (padded to a
@@ -89,16 +86,13 @@ class DilatedUNet(InpaintGenerator):
     Args:
         channels: channels at 1/2, 1/4, 1/8 and 1/16 of the input size (four values).
         dilations: one residual block at 1/16 per value, with that dilation.
-        refine_dilations: one residual block per value after each decoder stage (at 1/8, 1/4 and 1/2),
-            with that dilation; () = none.
         prefill_solver: how the harmonic prefill is solved, a key of ``PREFILL_SOLVERS`` (weights are
             trained for one: the prior is the network's input).
         seed: seeds the weight init; None uses the global RNG.
 
     ``dilated_unet.base`` (channels 32/64/128/192, dilations 1,2,4,8,4,2) has 2.9M parameters and costs
-    1.3 GMAC per 256x256 picture; ``dilated_unet.refined`` adds refinement blocks with dilations 1, 2 at
-    1/8, 1/4 and 1/2 (the capacity at the scales of 10-30 px holes); ``dilated_unet.tiny`` a few thousand
-    parameters, for tests.
+    1.3 GMAC per 256x256 picture; ``dilated_unet.sor`` is the same network with its prefill solved by
+    red-black SOR; ``dilated_unet.tiny`` a few thousand parameters, for tests.
 
     Shapes: image (N,3,H,W), mask (N,1,H,W) -> (N,3,H,W) in [0,1].
     """
@@ -108,14 +102,12 @@ class DilatedUNet(InpaintGenerator):
         self,
         channels: tuple[int, int, int, int] | list[int] = (32, 64, 128, 192),
         dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 4, 2),
-        refine_dilations: tuple[int, ...] | list[int] = (),
         prefill_solver: str = "jacobi",
         seed: int | None = None,
     ) -> None:
         super().__init__()
         channels = [check_positive_int(c, "channels") for c in channels]
         dilations = [check_positive_int(d, "dilations") for d in dilations]
-        refine_dilations = [check_positive_int(d, "refine_dilations") for d in refine_dilations]
         if prefill_solver not in PREFILL_SOLVERS:
             raise ValueError(f"prefill_solver must be one of {sorted(PREFILL_SOLVERS)}, got {prefill_solver!r}")
         self.prefill_options = PREFILL_SOLVERS[prefill_solver]
@@ -128,32 +120,9 @@ class DilatedUNet(InpaintGenerator):
             self.decoder = nn.ModuleList(
                 DecoderStage(channels[i + 1], channels[i]) for i in reversed(range(DOWNSAMPLINGS - 1))
             )
-            self.refine = nn.ModuleList(
-                nn.Sequential(*(DilatedResidualBlock(channels[i], d) for d in refine_dilations))
-                for i in reversed(range(DOWNSAMPLINGS - 1))
-            )
             self.head = _conv(channels[0], 3 * 4, 3)  # 2x2 sub-pixels of 3 colours -> pixel shuffle
         # ReZero-style gate on the correction: an untrained model returns the prefill exactly
         self.prefill_gate = nn.Parameter(torch.zeros(()))
-
-    def load_grown_state_dict(self, state_dict: dict[str, Tensor]) -> list[str]:
-        """Load the weights of a model with the same channels and bottleneck but fewer refinement blocks
-        (e.g. a ``dilated_unet.base`` file into ``dilated_unet.refined``). The blocks the file lacks keep
-        their init, which is the identity (their last 1x1 convolution is zero), so the grown model computes
-        exactly what the file's model did. Returns the names of the weights the file lacked.
-
-        Raises:
-            RuntimeError: the file has weights this model lacks, weights of another shape, or lacks weights
-                outside the refinement blocks (another architecture, not a smaller one of this kind).
-        """
-        missing, unexpected = self.load_state_dict(state_dict, strict=False)
-        not_refinement = [k for k in missing if not k.startswith("refine.")]
-        if unexpected or not_refinement:
-            raise RuntimeError(
-                f"not a smaller DilatedUNet: weights this model lacks {unexpected[:4]}, weights the file lacks "
-                f"outside the refinement blocks {not_refinement[:4]}"
-            )
-        return missing
 
     def _predict(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
@@ -164,7 +133,7 @@ class DilatedUNet(InpaintGenerator):
             y = F.leaky_relu(conv(y), 0.2)
             skips.append(y)
         y = self.blocks(y)
-        for stage, refine, skip in zip(self.decoder, self.refine, reversed(skips[:-1])):
-            y = refine(stage(y, skip))
+        for stage, skip in zip(self.decoder, reversed(skips[:-1])):
+            y = stage(y, skip)
         logits = F.pixel_shuffle(self.head(y), 2)[..., :h, :w]
         return gated_correction(logits, prior, self.prefill_gate)

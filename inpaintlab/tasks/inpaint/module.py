@@ -219,15 +219,12 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         """Initialise G (and its EMA), and D when the file has matching weights, from ``path``."""
         weights = load_init_weights(path)
         try:
-            grown = self.generator.load_grown_state_dict(weights.generator)
+            self.generator.load_state_dict(weights.generator)
         except RuntimeError as err:
             raise ValueError(
                 f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
-                f"use the same model.generator as the run that wrote it (or a larger model of its kind, which "
-                f"grows from it). {err}"
+                f"use the same model.generator as the run that wrote it. {err}"
             ) from None
-        if grown:
-            log.info("InpaintModule: %d generator weights not in %s start as the identity", len(grown), path)
         if self.generator_ema is not None:
             self.generator_ema.load_state_dict(self.generator.state_dict())
         if weights.discriminator is not None:
