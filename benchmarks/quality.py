@@ -10,8 +10,10 @@ For each val set (photo, Monet) and each mask family, every image gets one fixed
 Methods: the registry checkpoint of that style and kind (the ``region`` one for the free-form
 families), on paintings also the photo checkpoint of the kind (what the fine-tune adds), candidates
 given with ``--model NAME=PATH`` (a ``.ckpt`` or ``.safetensors`` not yet in the registry), OpenCV's
-``cv2.inpaint`` TELEA and Navier-Stokes, the library's ``pyramid_fill`` (the prior of the prefill
-generators) and the harmonic fill solved to convergence (coarse to fine, 150 Jacobi sweeps per level).
+``cv2.inpaint`` TELEA and Navier-Stokes, the library's ``pyramid_fill`` with its default 8 Jacobi sweeps
+per level (``harmonic-fill``) and with the red-black SOR sweeps of the ``dilated_unet.sor`` prior
+(``harmonic-sor``, the same work), and the harmonic fill solved to convergence (coarse to fine, 150 Jacobi
+sweeps per level).
 Metrics on the hole only: PSNR, SSIM, L1 (``inpaintlab.metrics.hole_metrics``) and ``sharpness``, the
 hole's high-frequency energy (squared Laplacian of the luminance) over the ground truth's: 1 = as much
 detail as the truth, a blur is well below 1.
@@ -51,6 +53,7 @@ from inpaintlab.data.seeding import mix_seed  # noqa: E402
 from inpaintlab.hub import registry  # noqa: E402
 from inpaintlab.masks import MASK_SAMPLERS  # noqa: E402
 from inpaintlab.metrics.hole import hole_metrics  # noqa: E402
+from inpaintlab.models.dilated_unet import PREFILL_SOLVERS  # noqa: E402
 from inpaintlab.models.prefill import pyramid_fill  # noqa: E402
 
 LIBRARY_KINDS = ("center", "blocks", "region")
@@ -89,6 +92,10 @@ def batched(fill, images: torch.Tensor, masks: torch.Tensor, batch: int = 16) ->
 CLASSICAL_METHODS = {
     **{name: functools.partial(opencv_inpaint, method=flag) for name, flag in OPENCV_METHODS.items()},
     "harmonic-fill": functools.partial(batched, pyramid_fill),
+    # the prior of the dilated_unet.sor models: red-black SOR, the same work as harmonic-fill's sweeps
+    "harmonic-sor": functools.partial(
+        batched, functools.partial(pyramid_fill, **PREFILL_SOLVERS["sor"])
+    ),
     "harmonic-converged": functools.partial(
         batched, functools.partial(pyramid_fill, smooth_iters=CONVERGED_SWEEPS)
     ),

@@ -21,11 +21,6 @@ from torch import Tensor, nn
 from inpaintlab._checks import check_image, check_mask
 
 
-def _neighbour_mean(x: Tensor) -> Tensor:
-    """Mean of the 4 neighbours (replicated border)."""
-    return 0.25 * _neighbour_sum(x)
-
-
 def _neighbour_sum(x: Tensor) -> Tensor:
     """Sum of the 4 neighbours (replicated border), in as few tensor ops as possible: at coarse pyramid
     levels the tensors are tiny and the per-op overhead is the cost."""
