@@ -133,9 +133,12 @@ def test_red_black_sor_converges_to_the_same_harmonic_solution_faster():
     known = ~hole
     out = pyramid_fill(image, mask, smooth_iters=4, over_relaxation=1.5)
     assert torch.equal(out[known], image[known])
+    assert torch.equal(PyramidFill(smooth_iters=4, over_relaxation=1.5)(image, mask), out)
     for bad in (0, 2, -1.0, 2.5, True):
         with pytest.raises(ValueError, match=r"over_relaxation must be None \(Jacobi\) or a number in \(0, 2\)"):
             pyramid_fill(image, mask, over_relaxation=bad)
+    with pytest.raises(ValueError, match="over_relaxation"):
+        PyramidFill(over_relaxation=2)
 
 
 def test_checkerboard_follows_the_input_size():

@@ -161,11 +161,14 @@ class PyramidFill(nn.Module):
     Shapes: image (N,C,H,W), mask (N,1,H,W) -> (N,C,H,W).
     """
 
-    def __init__(self, smooth_iters: int = 8, empty_value: float = 0.5) -> None:
+    def __init__(self, smooth_iters: int = 8, empty_value: float = 0.5, over_relaxation: float | None = None) -> None:
         super().__init__()
+        check_over_relaxation(over_relaxation)
         self.smooth_iters = smooth_iters
         self.empty_value = float(empty_value)
+        self.over_relaxation = over_relaxation
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         image = check_image(image, "image")
-        return pyramid_fill(image, check_mask(mask, image), self.smooth_iters, self.empty_value)
+        mask = check_mask(mask, image)
+        return pyramid_fill(image, mask, self.smooth_iters, self.empty_value, over_relaxation=self.over_relaxation)
