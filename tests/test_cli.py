@@ -196,10 +196,9 @@ def test_each_monet_recipe_starts_from_where_its_photo_recipe_writes(folder):
     from scratch, silently) or the shipped file the registry's photo entry of that kind names."""
     from inpaintlab.hub import get_entry
 
-    pairs = [(f"photo-{kind}", f"monet-{kind}", kind) for kind in ("center", "blocks", "region")]
-    if folder.name == "cpu":  # the PSNR fine-tunes: each Monet one starts from its photo run
-        pairs += [(f"photo-{kind}-psnr", f"monet-{kind}-psnr", kind) for kind in ("center", "blocks", "region")]
-    for photo_name, monet_name, kind in pairs:
+    suffix = "-psnr" if folder.name == "cpu" else ""  # the shipped CPU files' last stage is the PSNR fine-tune
+    for kind in ("center", "blocks", "region"):
+        photo_name, monet_name = f"photo-{kind}{suffix}", f"monet-{kind}{suffix}"
         photo = yaml.safe_load((folder / f"{photo_name}.yaml").read_text())
         monet = yaml.safe_load((folder / f"{monet_name}.yaml").read_text())
         run = f"{photo['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"  # the newest run
