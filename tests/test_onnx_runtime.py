@@ -270,7 +270,7 @@ def test_cli_runtimes_agree_and_say_which_ran(picture_files, capsys):
 
 
 def test_cli_runtime_onnx_where_it_cannot_run_says_why(picture_files, capsys):
-    shipped = REPO_ROOT / "inpaintlab" / "hub" / "files" / "photo-universal.safetensors"
+    shipped = REPO_ROOT / "inpaintlab" / "hub" / "files" / "photo-region.safetensors"
     args = ["inpaint", "--image", str(picture_files / "in.png"), "--mask", str(picture_files / "mask.png"),
             "--output", str(picture_files / "out.png")]  # fmt: skip
     assert hub_cli.main([*args, "--model", str(shipped), "--runtime", "onnx"]) == 1
@@ -299,7 +299,7 @@ def test_cli_falls_back_to_torch_when_the_onnx_file_cannot_be_had(picture_files,
     with pytest.warns(UserWarning, match="damaged"):  # the weights are there; the ONNX file: a warning
         assert main_download(["download", "photo-region"]) == 0
     captured = capsys.readouterr()
-    assert "photo-universal.safetensors" in captured.out and "its ONNX file photo-universal.onnx is not available" in captured.err
+    assert "photo-region.safetensors" in captured.out and "its ONNX file photo-region.onnx is not available" in captured.err
 
 
 def test_cli_inpaint_on_onnx_imports_no_torch(picture_files):
