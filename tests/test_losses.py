@@ -96,6 +96,9 @@ def test_psnr_kind_is_minus_the_mean_hole_psnr():
     empty = masked_reconstruction_loss(pred, target, torch.zeros_like(mask), hole_weight=1.0, valid_weight=0.0, kind="psnr")
     empty.backward()
     assert torch.count_nonzero(pred.grad) == 0
+    # bfloat16 inputs (a bf16-mixed run) give the float32 value within bfloat16's rounding of the inputs
+    low = masked_reconstruction_loss(pred.detach().bfloat16(), target.bfloat16(), mask.bfloat16(), hole_weight=1.0, valid_weight=0.0, kind="psnr")
+    assert low.dtype == torch.float32 and abs(float(low) - float(only_hole)) < 0.05
     # ReconstructionLoss is the same loss
     torch.testing.assert_close(ReconstructionLoss(1.0, 0.0, kind="psnr")(target, target, mask), exact)
 

@@ -34,6 +34,8 @@ def _mean_over_elements(error: Tensor, region: Tensor) -> Tensor:
 
 
 def _negative_psnr(error: Tensor, region: Tensor) -> Tensor:
+    # per-image sums of up to H*W*C terms: in float32 also under bf16 / fp16 autocast
+    error, region = error.float(), region.float()
     channels = error.shape[1]
     area = region.flatten(1).sum(1) * channels
     mse = (region * error).flatten(1).sum(1) / area.clamp_min(1.0)
