@@ -81,3 +81,28 @@ def test_torchscript_trace_matches_eager():
     traced = torch.jit.trace(model, (image, mask), check_trace=False)
     assert torch.allclose(traced(image, mask), model(image, mask), atol=1e-6)
 
+
+def test_the_sor_preset_is_the_same_network_with_another_prefill():
+    """dilated_unet.sor loads base weights, rebuilds from its preset name with the SOR prefill, and fills
+    differently from the Jacobi model with the same weights (nearer the converged harmonic fill)."""
+    from inpaintlab.models import PRESETS, arch_of, build_model
+
+    jacobi = create_generator("dilated_unet.tiny", seed=0).eval()
+    sor = build_model({"preset": "dilated_unet.tiny", "args": {"prefill_solver": "sor"}}).eval()
+    sor.load_state_dict(jacobi.state_dict())
+    assert sor.prefill_options == {"smooth_iters": 4, "coarse_iters": 32, "over_relaxation": 1.8}
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    image = (0.5 + 0.2 * torch.sin(xx / 9) * torch.cos(yy / 13)).expand(1, 3, 64, 64).contiguous()
+    _, mask = _hole_batch(64)
+    converged = pyramid_fill(image, mask, smooth_iters=2000).clamp(1e-3, 1 - 1e-3)
+    hole = mask.expand_as(image) > 0
+    with torch.no_grad():  # untrained (gate 0): each returns its own prior
+        sor_error = (sor(image, mask) - converged)[hole].abs().mean()
+        jacobi_error = (jacobi(image, mask) - converged)[hole].abs().mean()
+    assert sor_error < 0.5 * jacobi_error
+    assert PRESETS["dilated_unet.sor"].kwargs == {"prefill_solver": "sor"}
+    assert arch_of(create_generator("dilated_unet.sor")) == "dilated_unet.sor"
+    sor.prefill_options["over_relaxation"] = 1.5  # a model's options are its own
+    assert create_generator("dilated_unet.sor").prefill_options["over_relaxation"] == 1.8
+    with pytest.raises(ValueError, match="prefill_solver must be one of"):
+        DilatedUNet(prefill_solver="gauss")

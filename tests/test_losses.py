@@ -74,7 +74,8 @@ def test_reconstruction_module_and_gradient():
 
 def test_psnr_kind_is_minus_the_mean_hole_psnr():
     """kind="psnr": hole term = -mean over images of the hole PSNR (torchmetrics' formula), valid term the
-    same over the known pixels; an exact image is capped by PSNR_FLOOR_MSE, an empty region is constant."""
+    same over the known pixels; an exact image is capped by PSNR_FLOOR_MSE, an image without a hole pixel
+    does not count."""
     g = torch.Generator().manual_seed(0)
     target, pred = torch.rand(3, 3, 16, 16, generator=g), torch.rand(3, 3, 16, 16, generator=g)
     mask = (torch.rand(3, 1, 16, 16, generator=g) > 0.6).float()
@@ -96,6 +97,12 @@ def test_psnr_kind_is_minus_the_mean_hole_psnr():
     empty = masked_reconstruction_loss(pred, target, torch.zeros_like(mask), hole_weight=1.0, valid_weight=0.0, kind="psnr")
     empty.backward()
     assert torch.count_nonzero(pred.grad) == 0
+    partly = mask.clone()
+    partly[1] = 0  # the second picture has no hole: the mean runs over the other two
+    expected = (10 * torch.log10(mse_hole[[0, 2]] + floor)).mean()
+    torch.testing.assert_close(
+        masked_reconstruction_loss(pred, target, partly, hole_weight=1.0, valid_weight=0.0, kind="psnr"), expected
+    )
     # bfloat16 inputs (a bf16-mixed run) give the float32 value within bfloat16's rounding of the inputs
     low = masked_reconstruction_loss(pred.detach().bfloat16(), target.bfloat16(), mask.bfloat16(), hole_weight=1.0, valid_weight=0.0, kind="psnr")
     assert low.dtype == torch.float32 and abs(float(low) - float(only_hole)) < 0.05

@@ -141,7 +141,12 @@ def test_red_black_sor_converges_to_the_same_harmonic_solution_faster():
         PyramidFill(over_relaxation=2)
 
 
-def test_checkerboard_follows_the_input_size():
+def test_checkerboard_follows_the_input_size_in_every_dtype():
     board = checkerboard(torch.zeros(2, 3, 3, 4))
     expected = torch.tensor([[0.0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]])
     assert board.shape == (1, 1, 3, 4) and torch.equal(board[0, 0], expected)
+    # bfloat16 counts exactly only to 256, float16 to 2048: the board must stay exact far beyond
+    for dtype in (torch.bfloat16, torch.float16):
+        wide = checkerboard(torch.zeros(1, 1, 3, 3000, dtype=dtype))
+        assert wide.dtype == dtype
+        assert torch.equal(wide[0, 0].float(), (torch.arange(3).view(-1, 1) + torch.arange(3000)).remainder(2).float())

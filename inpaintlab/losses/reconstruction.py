@@ -24,7 +24,7 @@ from inpaintlab._checks import check_image, check_mask, check_same_shape
 __all__ = ["PSNR_FLOOR_MSE", "RECONSTRUCTION_KINDS", "ReconstructionLoss", "masked_reconstruction_loss"]
 
 #: ``psnr`` adds this to each image's MSE before the log (a 50 dB ceiling), so an exact region has a
-#: finite loss and a bounded gradient, and an empty region (no hole pixel) contributes a constant.
+#: finite loss and a bounded gradient.
 PSNR_FLOOR_MSE = 1e-5
 _DB_PER_NEPER = 10.0 / math.log(10.0)
 
@@ -34,12 +34,12 @@ def _mean_over_elements(error: Tensor, region: Tensor) -> Tensor:
 
 
 def _negative_psnr(error: Tensor, region: Tensor) -> Tensor:
-    # per-image sums of up to H*W*C terms: in float32 also under bf16 / fp16 autocast
-    error, region = error.float(), region.float()
-    channels = error.shape[1]
-    area = region.flatten(1).sum(1) * channels
+    region = region.float()
+    area = region.flatten(1).sum(1) * error.shape[1]
     mse = (region * error).flatten(1).sum(1) / area.clamp_min(1.0)
-    return (_DB_PER_NEPER * torch.log(mse + PSNR_FLOOR_MSE)).mean()
+    has_region = (area > 0).float()  # an image without a pixel of the region does not count
+    db = _DB_PER_NEPER * torch.log(mse + PSNR_FLOOR_MSE)
+    return (db * has_region).sum() / has_region.sum().clamp_min(1.0)
 
 
 def _absolute_error(pred: Tensor, target: Tensor) -> Tensor:
@@ -50,10 +50,15 @@ def _squared_error(pred: Tensor, target: Tensor) -> Tensor:
     return (pred - target).square()
 
 
+def _squared_error_float32(pred: Tensor, target: Tensor) -> Tensor:
+    # per-image sums of up to H*W*C terms follow: in float32 also for bfloat16 / float16 inputs
+    return (pred.float() - target.float()).square()
+
+
 RECONSTRUCTION_KINDS = {
     "l1": (_absolute_error, _mean_over_elements),
     "l2": (_squared_error, _mean_over_elements),
-    "psnr": (_squared_error, _negative_psnr),
+    "psnr": (_squared_error_float32, _negative_psnr),
 }
 """``kind -> (per-element error, reduction over a region)``: ``l1`` = mean |pred - target|, ``l2`` = mean
 (pred - target)^2 (both over ALL N*C*H*W elements), ``psnr`` = -PSNR of the region per image (dB), averaged
@@ -75,8 +80,8 @@ def masked_reconstruction_loss(
     ``err`` is the per-element error of ``kind`` and both means run over ALL N*C*H*W elements (not only
     the hole's), so a larger hole weighs more. Liu et al. use ``kind="l1"``, hole 6, valid 1; ``l2`` with
     valid 0 is Pathak et al.'s masked L2 (up to a constant factor). For ``psnr``: ``L_hole = mean_n
-    10 log10(mse_hole_n + PSNR_FLOOR_MSE)``, i.e. minus the hole PSNR of each image (negative values),
-    and ``L_valid`` the same over the known pixels.
+    10 log10(mse_hole_n + PSNR_FLOOR_MSE)`` over the images that have a hole pixel, i.e. minus their hole
+    PSNR (negative values), and ``L_valid`` the same over the known pixels. A term of weight 0 is not computed.
 
     Shapes: pred, target (N,C,H,W); mask (N,1,H,W), 1 = hole, broadcast over C -> scalar.
     """
@@ -88,7 +93,10 @@ def masked_reconstruction_loss(
         raise ValueError(f"kind must be one of {sorted(RECONSTRUCTION_KINDS)}, got {kind!r}")
     element_error, reduce = RECONSTRUCTION_KINDS[kind]
     error = element_error(pred, target)
-    return hole_weight * reduce(error, mask) + valid_weight * reduce(error, 1.0 - mask)
+    loss = hole_weight * reduce(error, mask)
+    if valid_weight:
+        loss = loss + valid_weight * reduce(error, 1.0 - mask)
+    return loss
 
 
 class ReconstructionLoss(nn.Module):
