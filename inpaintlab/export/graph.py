@@ -99,12 +99,7 @@ def fixed_depth_pyramid_fill(
         return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
 
     for depth, (c, w) in reversed(list(enumerate(pyramid[:-1]))):  # depth 0 = the finest level
-        sweeps = smooth_iters if coarse_iters is None else min(coarse_iters, smooth_iters * 2**depth)
-        own = c / w.clamp_min(1e-12)
-        fill = F.interpolate(fill, size=c.shape[-2:], mode="bilinear", align_corners=False)
-        keep = w * own  # the same at every sweep of this level
-        fill = keep + (1 - w) * fill
-        fill = _prefill.relax(fill, keep, 0.25 * (1 - w), sweeps, neighbour_sum, over_relaxation)
+        fill = _prefill.fill_level(fill, c, w, depth, smooth_iters, coarse_iters, neighbour_sum, over_relaxation)
     return torch.where(hole, fill, image)
 
 

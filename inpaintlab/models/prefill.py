@@ -81,11 +81,7 @@ def pyramid_fill(
     c, w = levels[-1]
     fill = torch.where(w > 0, c / w.clamp_min(1e-12), torch.full_like(c, empty_value))
     for depth, (c, w) in reversed(list(enumerate(levels[:-1]))):  # depth 0 = the finest level
-        sweeps = smooth_iters if coarse_iters is None else min(coarse_iters, smooth_iters * 2**depth)
-        known = w * (c / w.clamp_min(1e-12))  # a cell's own average, weighted by how much of it is known
-        fill = F.interpolate(fill, size=c.shape[-2:], mode="bilinear", align_corners=False)
-        fill = known + (1 - w) * fill
-        fill = relax(fill, known, 0.25 * (1 - w), sweeps, _neighbour_sum, over_relaxation)
+        fill = fill_level(fill, c, w, depth, smooth_iters, coarse_iters, _neighbour_sum, over_relaxation)
     return torch.where(hole, fill, image)
 
 
@@ -104,6 +100,30 @@ def checkerboard(x: Tensor) -> Tensor:
     ones = torch.ones_like(x[:1, :1], dtype=torch.float32)  # counts exactly far past bfloat16's 256
     index_sum = ones.cumsum(-1) + ones.cumsum(-2)
     return (index_sum - 2 * torch.floor(index_sum / 2)).to(x.dtype)
+
+
+def fill_level(
+    fill: Tensor,
+    color: Tensor,
+    weight: Tensor,
+    depth: int,
+    smooth_iters: int,
+    coarse_iters: int | None,
+    neighbour_sum,
+    over_relaxation: float | None = None,
+) -> Tensor:
+    """One step up the pyramid: the coarser level's ``fill`` upsampled to this level (``depth`` 0 = the
+    finest), each cell's known part put in, then :func:`relax`ed for ``smooth_iters`` sweeps (doubling per
+    coarser level up to ``coarse_iters`` when set). ``color`` is premultiplied by ``weight``, the known
+    share of each cell. Used by :func:`pyramid_fill` and by the exported fixed-depth fill.
+
+    Shapes: fill (N,C,h',w'), color (N,C,h,w), weight (N,1,h,w) -> (N,C,h,w).
+    """
+    sweeps = smooth_iters if coarse_iters is None else min(coarse_iters, smooth_iters * 2**depth)
+    known = weight * (color / weight.clamp_min(1e-12))  # a cell's own average, weighted by its known share
+    fill = F.interpolate(fill, size=color.shape[-2:], mode="bilinear", align_corners=False)
+    fill = known + (1 - weight) * fill
+    return relax(fill, known, 0.25 * (1 - weight), sweeps, neighbour_sum, over_relaxation)
 
 
 def relax(
