@@ -4,7 +4,12 @@ Same val images and fixed masks as ``benchmarks/quality.py`` (the first ``--coun
 
     python benchmarks/pictures.py --data ../shared/data --out benchmarks/results/pictures
 
-writes ``{style}-{kind}.png`` for every checkpoint of the registry that exists. The default is the
+writes ``{style}-{kind}.png`` for every checkpoint of the registry that exists. ``--model LABEL=PATH``
+(repeatable, e.g. an earlier file from the git history) adds a row per file above the registry
+model's, in the order given, and ``--kinds`` picks the mask kinds:
+
+    python benchmarks/pictures.py --kinds center blocks --model l1-gan=old-monet-center.safetensors --out DIR
+ The default is the
 Monet paintings only (public domain, shown in the README); ``--styles photo monet`` adds the photos,
 which have no per-image licence: look at those grids locally, do not publish them.
 """
@@ -20,7 +25,7 @@ import torch.nn.functional as F
 from torchvision.utils import make_grid, save_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CLASSICAL_METHODS, fixed_masks, model_method  # noqa: E402
+from quality import CLASSICAL_METHODS, fixed_masks, model_method, parse_models  # noqa: E402
 
 from inpaintlab.data.gpu_store import decode_centre_squares  # noqa: E402
 from inpaintlab.data.image_io import list_image_files  # noqa: E402
@@ -30,12 +35,13 @@ from inpaintlab.metrics.grid import HOLE_COLOR  # noqa: E402
 KINDS = ("center", "blocks", "region", "thick")
 
 
-def picture_grid(source: str, images: torch.Tensor, masks: torch.Tensor, scale: int) -> torch.Tensor:
-    """(3, H', W') grid: one column per image; rows masked input, ``source``, TELEA, ground truth."""
+def picture_grid(sources: list[str], images: torch.Tensor, masks: torch.Tensor, scale: int) -> torch.Tensor:
+    """(3, H', W') grid: one column per image; rows masked input, each of ``sources`` (registry names or
+    weights files, through ``load``), TELEA, ground truth."""
     hole = masks > 0.5
     masked = torch.where(hole, torch.tensor(HOLE_COLOR).view(1, 3, 1, 1).expand_as(images), images)
-    ours = model_method(source, "auto")(images, masks)
-    rows = [masked, ours, CLASSICAL_METHODS["opencv-telea"](images, masks), images]
+    fills = [model_method(source, "auto")(images, masks) for source in sources]
+    rows = [masked, *fills, CLASSICAL_METHODS["opencv-telea"](images, masks), images]
     tiles = torch.cat(rows)
     if scale > 1:
         tiles = F.interpolate(tiles, scale_factor=scale, mode="nearest")
@@ -50,21 +56,24 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1, help="nearest-neighbour zoom of each tile")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--styles", nargs="+", default=["monet"], choices=["photo", "monet"])
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--model", action="append", default=[], metavar="LABEL=PATH", help="a row for this file (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pictures"))
     args = parser.parse_args()
+    extra = list(parse_models(args.model).values())
     torch.set_grad_enabled(False)
     available = set(registry.list_models())
     args.out.mkdir(parents=True, exist_ok=True)
     for style in args.styles:
         files = list_image_files(args.data / style / "val", limit=args.count)
         images = decode_centre_squares(files, args.size)[1].float() / 255
-        for kind in KINDS:
+        for kind in args.kinds:
             name = f"{style}-{kind if kind in ('center', 'blocks') else 'region'}"
             if name not in available:
                 continue
             masks = fixed_masks(kind, len(images), args.size, args.seed)
             path = args.out / f"{style}-{kind}.png"
-            save_image(picture_grid(name, images, masks, args.scale), path)
+            save_image(picture_grid([*extra, name], images, masks, args.scale), path)
             print(f"wrote {path}")
 
 
