@@ -8,7 +8,7 @@
 
 :class:`InpaintLightningCLI` (model: ``InpaintModule`` or a subclass, data: ``InpaintDataModule`` or a
 subclass, both configurable with ``class_path``) adds to LightningCLI a ``checkpoint`` group (a
-``ModelCheckpoint`` keeping ``best.ckpt`` by val FID, or by PSNR when FID is off, and ``last.ckpt``),
+``ModelCheckpoint`` keeping ``best.ckpt`` by val FID, or by PSNR when FID is off, and a ``last.ckpt`` rewritten at every validation),
 always writes checkpoints atomically (:class:`~inpaintlab.training.checkpoint_io.AtomicCheckpointIO`), saves the
 resolved config next to the checkpoints, and gives every ``fit`` its own folder
 ``<checkpoint.dirpath>/version_N`` (:func:`run_folder`; ``latest`` links to the newest run that has
@@ -29,13 +29,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from inpaintlab import cli
 from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
-from inpaintlab.training.checkpoint_io import AtomicCheckpointIO
+from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, BestAndLastCheckpoint
 
 log = logging.getLogger(__name__)
 _JSONARGPARSE_VERSION = tuple(int(p) for p in version("jsonargparse").split(".")[:2] if p.isdigit())
@@ -156,8 +155,9 @@ def point_latest(folder: str | os.PathLike) -> None:
             log.warning("could not point %s at %s (%s)", latest, folder.name, err)
 
 
-class RunCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` that points ``<base>/latest`` at its run folder once a checkpoint is written."""
+class RunCheckpoint(BestAndLastCheckpoint):
+    """:class:`~inpaintlab.training.checkpoint_io.BestAndLastCheckpoint` (``last.ckpt`` at every validation,
+    also without a new best) that points ``<base>/latest`` at its run folder once a checkpoint is written."""
 
     def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
         super()._save_checkpoint(trainer, filepath)

@@ -7,11 +7,11 @@ import os
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
 from inpaintlab.masks import BlockMasks
 from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
-from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, atomic_torch_save
+from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, atomic_torch_save, best_and_last_checkpoint
 
 SIZE = 32  # conftest's image_root
 
@@ -52,7 +52,7 @@ class Crash(Callback):
 def fit(root, run_dir, max_epochs: int, callbacks=(), ckpt_path=None) -> tuple[InpaintModule, L.Trainer]:
     L.seed_everything(0)
     model = make_model()
-    checkpoint = ModelCheckpoint(dirpath=run_dir, save_last=True, monitor="val/psnr_hole", mode="max")
+    checkpoint = best_and_last_checkpoint(model, run_dir)  # what the CLI's checkpoint group is
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_epochs=max_epochs, limit_train_batches=2, limit_val_batches=1,
         logger=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
@@ -143,3 +143,56 @@ def test_atomic_save_rejects_storage_options_and_handles_new_folders(tmp_path):
     assert torch.load(tmp_path / "new" / "dir" / "x.ckpt", weights_only=True) == {"a": 1}
     with pytest.raises(TypeError, match="storage_options"):
         AtomicCheckpointIO().save_checkpoint({}, tmp_path / "y.ckpt", storage_options={"x": 1})
+
+
+# ---------------------------------------------------------------------------------------- last.ckpt
+class _WorseningModel(L.LightningModule):
+    """Logs ``val/psnr_hole`` = 10 - (validation count): only the first validation is a new best."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+        self.validations = 0
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch).square().mean()
+
+    def validation_step(self, batch, batch_idx):
+        pass
+
+    def on_validation_epoch_end(self):
+        self.log("val/psnr_hole", 10.0 - self.validations)
+        self.validations += 1
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(torch.randn(8, 2), batch_size=2)
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(torch.randn(2, 2), batch_size=2)
+
+
+@pytest.mark.parametrize("val_check_interval", [2, 1.0])  # mid-epoch validations, and once per epoch
+def test_last_checkpoint_follows_the_run_when_the_metric_stops_improving(tmp_path, val_check_interval):
+    from inpaintlab.lightning_cli import RunCheckpoint
+
+    model = _WorseningModel()
+    model.monitor, model.monitor_mode = "val/psnr_hole", "max"
+    for callback in (best_and_last_checkpoint(model, tmp_path / "fn"), RunCheckpoint(
+        dirpath=tmp_path / "cli", monitor="val/psnr_hole", mode="max", filename="best", save_last=True,
+    )):  # fmt: skip
+        model = _WorseningModel()
+        trainer = L.Trainer(
+            accelerator="cpu", max_epochs=3, val_check_interval=val_check_interval, logger=False,
+            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, callbacks=[callback],
+        )  # fmt: skip
+        trainer.fit(model)
+        folder = callback.dirpath
+        best = torch.load(os.path.join(folder, "best.ckpt"), weights_only=True)
+        last = torch.load(os.path.join(folder, "last.ckpt"), weights_only=True)
+        first_validation_step = 2 if val_check_interval == 2 else 4
+        assert best["global_step"] == first_validation_step  # best stays the first validation's
+        assert last["global_step"] == trainer.global_step == 12  # last follows the run to its end
+        assert sorted(os.listdir(folder)) == ["best.ckpt", "last.ckpt"]

@@ -4,6 +4,10 @@
   temporary file in the target folder, ``fsync``\\ s it, and ``os.replace``\\ s it over the old file, so a
   process killed while saving never leaves a truncated ``last.ckpt`` behind: the reader sees either the
   old file or the new one.
+* :class:`BestAndLastCheckpoint` is the ``ModelCheckpoint`` of every run: ``best.ckpt`` by the monitored
+  metric, and a ``last.ckpt`` that follows the run at every checkpoint opportunity, also when the metric
+  did not improve (Lightning 2.6 writes ``last.ckpt`` only beside a new best one, so a run whose metric
+  stopped improving would resume from its best step and repeat, or lose, everything after it).
 * :func:`write_checkpoint_info` fills ``ckpt["inpaintlab"]`` (task, the exported model's architecture
   spec, training resolution, mask kind, style, val metrics, recipe) and ``ckpt["inpaintlab_training"]``
   (counters a resume needs), as plain data; :func:`inpaintlab.hub.weights.read_training_checkpoint` is
@@ -163,9 +167,37 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_torch_save(checkpoint, path)
 
 
+class BestAndLastCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose ``last.ckpt`` is rewritten at every checkpoint opportunity.
+
+    Lightning (2.6) saves ``last.ckpt`` only when a top-k checkpoint is saved at the same step, so once
+    the monitored metric stops improving ``last.ckpt`` stays at the best step, and ``ckpt_path="last"``
+    after a kill would go back there. Here, after Lightning's own saving at the end of a validation (or
+    of a training epoch, when that is where this callback saves), ``last.ckpt`` is written if Lightning did
+    not write a checkpoint at this step. ``best.ckpt`` is unchanged: still by the monitored metric.
+    """
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_behind(trainer)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_behind(trainer)
+
+    def _save_last_if_behind(self, trainer: Any) -> None:
+        # _should_skip_saving_checkpoint is also true when a checkpoint was written at this step already;
+        # every_n_epochs as Lightning reads it (0: no checkpoints at validation or epoch ends)
+        due = self._every_n_epochs >= 1 and (trainer.current_epoch + 1) % self._every_n_epochs == 0
+        if self.save_last and due and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
 def best_and_last_checkpoint(
     model: Any, dirpath: str | os.PathLike | None = None, **kwargs
-) -> ModelCheckpoint:
+) -> BestAndLastCheckpoint:
     """``ModelCheckpoint`` keeping ``best.ckpt`` by ``model.monitor`` (val FID, or hole PSNR when the
     model's FID is off) and ``last.ckpt`` (what ``ckpt_path="last"`` resumes from); what the CLI uses.
 
@@ -183,7 +215,7 @@ def best_and_last_checkpoint(
         "save_last": True,
         "auto_insert_metric_name": False,
     }
-    return ModelCheckpoint(**{**options, **kwargs})
+    return BestAndLastCheckpoint(**{**options, **kwargs})
 
 
 @dataclass
