@@ -174,8 +174,19 @@ class _WorseningModel(L.LightningModule):
         return torch.utils.data.DataLoader(torch.randn(2, 2), batch_size=2)
 
 
-@pytest.mark.parametrize("val_check_interval", [2, 1.0])  # mid-epoch validations, and once per epoch
-def test_last_checkpoint_follows_the_run_when_the_metric_stops_improving(tmp_path, val_check_interval):
+def _trainer(callback, **kwargs) -> L.Trainer:
+    options = dict(accelerator="cpu", max_epochs=3, logger=False, enable_progress_bar=False,
+                   enable_model_summary=False, num_sanity_val_steps=0, callbacks=[callback])  # fmt: skip
+    return L.Trainer(**{**options, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("val_check_interval", "max_steps", "first_validation_step", "final_step"),
+    [(2, -1, 2, 12), (1.0, -1, 4, 12), (2, 7, 2, 7)],  # mid-epoch, per epoch, steps after the last validation
+)
+def test_last_checkpoint_follows_the_run_when_the_metric_stops_improving(
+    tmp_path, val_check_interval, max_steps, first_validation_step, final_step
+):
     from inpaintlab.lightning_cli import RunCheckpoint
 
     model = _WorseningModel()
@@ -183,16 +194,34 @@ def test_last_checkpoint_follows_the_run_when_the_metric_stops_improving(tmp_pat
     for callback in (best_and_last_checkpoint(model, tmp_path / "fn"), RunCheckpoint(
         dirpath=tmp_path / "cli", monitor="val/psnr_hole", mode="max", filename="best", save_last=True,
     )):  # fmt: skip
-        model = _WorseningModel()
-        trainer = L.Trainer(
-            accelerator="cpu", max_epochs=3, val_check_interval=val_check_interval, logger=False,
-            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, callbacks=[callback],
-        )  # fmt: skip
-        trainer.fit(model)
+        trainer = _trainer(callback, val_check_interval=val_check_interval, max_steps=max_steps)
+        trainer.fit(_WorseningModel())
         folder = callback.dirpath
         best = torch.load(os.path.join(folder, "best.ckpt"), weights_only=True)
         last = torch.load(os.path.join(folder, "last.ckpt"), weights_only=True)
-        first_validation_step = 2 if val_check_interval == 2 else 4
         assert best["global_step"] == first_validation_step  # best stays the first validation's
-        assert last["global_step"] == trainer.global_step == 12  # last follows the run to its end
+        assert last["global_step"] == trainer.global_step == final_step  # last follows the run to its end
         assert sorted(os.listdir(folder)) == ["best.ckpt", "last.ckpt"]
+
+
+def test_a_linked_last_checkpoint_is_refused():
+    model = _WorseningModel()
+    model.monitor, model.monitor_mode = "val/psnr_hole", "max"
+    with pytest.raises(ValueError, match="save_last=True"):
+        best_and_last_checkpoint(model, save_last="link")
+
+
+def test_a_run_saved_by_a_plain_model_checkpoint_resumes_with_its_best_score(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    options = dict(dirpath=tmp_path, monitor="val/psnr_hole", mode="max", filename="best", save_last=True)
+    _trainer(ModelCheckpoint(**options), max_epochs=1).fit(_WorseningModel())
+    model = _WorseningModel()
+    model.monitor, model.monitor_mode = "val/psnr_hole", "max"
+    callback = best_and_last_checkpoint(model, tmp_path)
+    _trainer(callback, max_epochs=2).fit(_WorseningModel(), ckpt_path=str(tmp_path / "last.ckpt"))
+    # the restored best score (10) is not beaten by the resumed run's 10, 9: no new best, no best-v1.ckpt
+    assert callback.best_model_score == 10.0
+    assert sorted(os.listdir(tmp_path)) == ["best.ckpt", "last.ckpt"]
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["global_step"] == 8
+    assert torch.load(tmp_path / "best.ckpt", weights_only=True)["global_step"] == 4

@@ -173,9 +173,27 @@ class BestAndLastCheckpoint(ModelCheckpoint):
     Lightning (2.6) saves ``last.ckpt`` only when a top-k checkpoint is saved at the same step, so once
     the monitored metric stops improving ``last.ckpt`` stays at the best step, and ``ckpt_path="last"``
     after a kill would go back there. Here, after Lightning's own saving at the end of a validation (or
-    of a training epoch, when that is where this callback saves), ``last.ckpt`` is written if Lightning did
-    not write a checkpoint at this step. ``best.ckpt`` is unchanged: still by the monitored metric.
+    of a training epoch, when that is where this callback saves) and at the end of training, ``last.ckpt``
+    is written if Lightning did not write a checkpoint at this step. ``best.ckpt`` is unchanged: still by
+    the monitored metric. ``save_last="link"`` is refused (a link to the best file cannot follow the run).
+
+    Its state is read from checkpoints of a plain ``ModelCheckpoint`` with the same settings too (runs
+    written before this class existed resume with their best score).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.save_last == "link":
+            raise ValueError(
+                "save_last='link' makes last.ckpt a link to the newest top-k file, which stays behind the run "
+                "once the monitored metric stops improving; use save_last=True (a file, rewritten at every "
+                "validation)"
+            )
+
+    @property
+    def _legacy_state_key(self) -> str:  # type: ignore[override]
+        """The key a plain ``ModelCheckpoint`` with these settings saved its state under."""
+        return self.state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_validation_end(trainer, pl_module)
@@ -187,10 +205,16 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         if self._should_save_on_train_epoch_end(trainer):
             self._save_last_if_behind(trainer)
 
-    def _save_last_if_behind(self, trainer: Any) -> None:
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        super().on_train_end(trainer, pl_module)
+        # the steps after the last validation (max_steps between two validations)
+        self._save_last_if_behind(trainer, due=self._every_n_epochs >= 1)
+
+    def _save_last_if_behind(self, trainer: Any, due: bool | None = None) -> None:
         # _should_skip_saving_checkpoint is also true when a checkpoint was written at this step already;
         # every_n_epochs as Lightning reads it (0: no checkpoints at validation or epoch ends)
-        due = self._every_n_epochs >= 1 and (trainer.current_epoch + 1) % self._every_n_epochs == 0
+        if due is None:
+            due = self._every_n_epochs >= 1 and (trainer.current_epoch + 1) % self._every_n_epochs == 0
         if self.save_last and due and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
