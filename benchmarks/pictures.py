@@ -4,14 +4,15 @@ Same val images and fixed masks as ``benchmarks/quality.py`` (the first ``--coun
 
     python benchmarks/pictures.py --data ../shared/data --out benchmarks/results/pictures
 
-writes ``{style}-{kind}.png`` for every checkpoint of the registry that exists. ``--model LABEL=PATH``
-(repeatable, e.g. an earlier file from the git history) adds a row per file above the registry
-model's, in the order given, and ``--kinds`` picks the mask kinds:
-
-    python benchmarks/pictures.py --kinds center blocks --model l1-gan=old-monet-center.safetensors --out DIR
- The default is the
+writes ``{style}-{kind}.png`` for every checkpoint of the registry that exists. The default is the
 Monet paintings only (public domain, shown in the README); ``--styles photo monet`` adds the photos,
 which have no per-image licence: look at those grids locally, do not publish them.
+
+``--model LABEL=PATH`` (repeatable, e.g. an earlier file from the git history) adds a row per file above
+the registry model's, in the order given (the labels are not drawn: say in the caption which row is
+which), and ``--kinds`` picks the mask kinds:
+
+    python benchmarks/pictures.py --kinds center --model l1-gan=old-monet-center.safetensors --out DIR
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--styles", nargs="+", default=["monet"], choices=["photo", "monet"])
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    parser.add_argument("--model", action="append", default=[], metavar="LABEL=PATH", help="a row for this file (repeatable)")
+    parser.add_argument(
+        "--model", action="append", default=[], metavar="LABEL=PATH", help="a row for this file (repeatable)"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pictures"))
     args = parser.parse_args()
     extra = list(parse_models(args.model).values())

@@ -152,6 +152,8 @@ def parse_models(specs: list[str]) -> dict[str, str]:
             raise ValueError(f"--model wants NAME=PATH (e.g. photo-universal=runs/x.safetensors), got {spec!r}")
         if not Path(path).is_file():
             raise FileNotFoundError(f"--model {name}: {path} does not exist")
+        if name in models:
+            raise ValueError(f"--model {name} is given twice ({models[name]} and {path}); give each file its own name")
         models[name] = path
     return models
 

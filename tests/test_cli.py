@@ -191,24 +191,25 @@ def test_the_default_model_and_data_need_no_class_path(tmp_path, image_root, cap
 
 @pytest.mark.parametrize("folder", [CONFIGS, CONFIGS / "cpu"])
 def test_each_monet_recipe_starts_from_where_its_photo_recipe_writes(folder):
-    """The fine-tunes start from the photo model of their kind: the best checkpoint of a photo recipe of
-    that kind in the folder (the path must follow that recipe's checkpoint folder, or a renamed run folder
-    would start the Monet run from scratch, silently) or the shipped file the registry's photo entry of that
-    kind names."""
+    """The fine-tunes start from the photo model of their kind: the best checkpoint of the photo recipe that
+    made the shipped photo file (for the CPU recipes, the one the registry entry names; the path must
+    follow that recipe's checkpoint folder, or a renamed run folder would start the Monet run from scratch,
+    silently) or the shipped file the registry's photo entry of that kind names."""
     from inpaintlab.hub import get_entry
 
-    suffix = "-psnr" if folder.name == "cpu" else ""  # the shipped CPU files' last stages are PSNR fine-tunes
     for kind in ("center", "blocks", "region"):
-        monet = yaml.safe_load((folder / f"monet-{kind}{suffix}.yaml").read_text())
-        photos = {  # the newest run of each photo recipe of the kind (photo-blocks-psnr, -psnr-long, ...)
-            f"{recipe['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt": recipe
-            for path in sorted(folder.glob(f"photo-{kind}{suffix}*.yaml"))
-            if (recipe := yaml.safe_load(path.read_text()))["model"]["init_args"].get("generator")
-        }
-        shipped = f"inpaintlab/hub/files/{get_entry(f'photo-{kind}').file}"
+        entry = get_entry(f"photo-{kind}")
+        if folder.name == "cpu":  # the shipped files' chains: the registry says which recipe made each
+            photo_path, monet_path = REPO / entry.recipe.config, folder / f"monet-{kind}-psnr.yaml"
+            assert photo_path.parent == folder, entry.recipe.config
+        else:
+            photo_path, monet_path = folder / f"photo-{kind}.yaml", folder / f"monet-{kind}.yaml"
+        photo = yaml.safe_load(photo_path.read_text())
+        monet = yaml.safe_load(monet_path.read_text())
+        run = f"{photo['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"  # the newest run
+        shipped = f"inpaintlab/hub/files/{entry.file}"
         init_from = monet["model"]["init_args"]["init_from"]
-        assert init_from in photos or (init_from == shipped and (REPO / shipped).is_file()), (kind, init_from)
-        photo = photos.get(init_from) or yaml.safe_load((folder / f"photo-{kind}{suffix}.yaml").read_text())
+        assert init_from == run or (init_from == shipped and (REPO / shipped).is_file()), (kind, init_from)
         assert monet["model"]["init_args"]["generator"] == photo["model"]["init_args"]["generator"], kind
 
 
