@@ -198,23 +198,24 @@ class BestAndLastCheckpoint(ModelCheckpoint):
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_validation_end(trainer, pl_module)
         if not self._should_save_on_train_epoch_end(trainer):
-            self._save_last_if_behind(trainer)
+            self._save_last_if_behind(trainer, due=self._due_this_epoch(trainer))
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_epoch_end(trainer, pl_module)
         if self._should_save_on_train_epoch_end(trainer):
-            self._save_last_if_behind(trainer)
+            self._save_last_if_behind(trainer, due=self._due_this_epoch(trainer))
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_end(trainer, pl_module)
         # the steps after the last validation (max_steps between two validations)
         self._save_last_if_behind(trainer, due=self._every_n_epochs >= 1)
 
-    def _save_last_if_behind(self, trainer: Any, due: bool | None = None) -> None:
-        # _should_skip_saving_checkpoint is also true when a checkpoint was written at this step already;
+    def _due_this_epoch(self, trainer: Any) -> bool:
         # every_n_epochs as Lightning reads it (0: no checkpoints at validation or epoch ends)
-        if due is None:
-            due = self._every_n_epochs >= 1 and (trainer.current_epoch + 1) % self._every_n_epochs == 0
+        return self._every_n_epochs >= 1 and (trainer.current_epoch + 1) % self._every_n_epochs == 0
+
+    def _save_last_if_behind(self, trainer: Any, due: bool) -> None:
+        # _should_skip_saving_checkpoint is also true when a checkpoint was written at this step already
         if self.save_last and due and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
