@@ -74,6 +74,8 @@ PRESETS: dict[str, Preset] = {
     "dilated_unet.base": Preset(DilatedUNet, _G),  # 2.8M parameters, 2.7 GFLOP per 256x256 picture
     # base with its prefill solved by red-black SOR (as fast, within 0.03 dB of the converged harmonic fill)
     "dilated_unet.sor": Preset(DilatedUNet, _G, {"prefill_solver": "sor"}),
+    # sor with three residual blocks at 1/2 scale (dilations 1, 2, 4) for small holes; sor's files load into it
+    "dilated_unet.sor_fine": Preset(DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}),
     "context_encoder.tiny": Preset(ContextEncoder, _G, {"image_size": 32, "base_channels": 4, "max_channels": 8}),
     "context_encoder.base": Preset(ContextEncoder, _G, {"image_size": 128, "base_channels": 64}),
     "timm_unet.tiny": Preset(

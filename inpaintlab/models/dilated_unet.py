@@ -9,7 +9,9 @@ The design follows where a CPU-second buys quality at 256 px and above:
   context is gathered there by residual blocks of dilated 3x3 convolutions (dilations 1, 2, 4, 8, ...:
   a receptive field of several hundred pixels, so a 128x128 hole at full scale is seen whole), and a
   light decoder brings the correction back with skip connections; the last step is a pixel shuffle from
-  1/2 resolution, not a convolution at full resolution.
+  1/2 resolution, not a convolution at full resolution. Optional residual blocks at 1/2 scale
+  (``fine_dilations``) add capacity where small holes (blocks, thin strokes) are decided: 36% more training
+  time per picture, where a 16-channel refiner at full scale would cost 2.7x.
 * **No normalisation layers.** Outputs do not depend on the picture's size or on the batch (instance
   norm statistics change with the picture, batch norm with the batch), so the same weights run on a
   256 px crop and on a 1024 px picture at full scale; residual branches start at zero (as in
@@ -86,13 +88,18 @@ class DilatedUNet(InpaintGenerator):
     Args:
         channels: channels at 1/2, 1/4, 1/8 and 1/16 of the input size (four values).
         dilations: one residual block at 1/16 per value, with that dilation.
+        fine_dilations: one residual block at 1/2 scale (after the decoder, before the pixel shuffle) per
+            value, with that dilation; () for none. Each starts as identity, so weights trained without
+            them load into a network with them (``init_allow_missing=["fine_blocks."]``) and give the same
+            output until training moves them.
         prefill_solver: how the harmonic prefill is solved, a key of ``PREFILL_SOLVERS`` (weights are
             trained for one: the prior is the network's input).
         seed: seeds the weight init; None uses the global RNG.
 
-    ``dilated_unet.base`` (channels 32/64/128/192, dilations 1,2,4,8,4,2) has 2.9M parameters and costs
+    ``dilated_unet.base`` (channels 32/64/128/192, dilations 1,2,4,8,4,2) has 2.8M parameters and costs
     1.3 GMAC per 256x256 picture; ``dilated_unet.sor`` is the same network with its prefill solved by
-    red-black SOR; ``dilated_unet.tiny`` a few thousand parameters, for tests.
+    red-black SOR; ``dilated_unet.sor_fine`` adds fine blocks with dilations 1, 2, 4 (+31k parameters,
+    +0.5 GMAC); ``dilated_unet.tiny`` a few thousand parameters, for tests.
 
     Shapes: image (N,3,H,W), mask (N,1,H,W) -> (N,3,H,W) in [0,1].
     """
@@ -103,11 +110,13 @@ class DilatedUNet(InpaintGenerator):
         channels: tuple[int, int, int, int] | list[int] = (32, 64, 128, 192),
         dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 4, 2),
         prefill_solver: str = "jacobi",
+        fine_dilations: tuple[int, ...] | list[int] = (),
         seed: int | None = None,
     ) -> None:
         super().__init__()
         channels = [check_positive_int(c, "channels") for c in channels]
         dilations = [check_positive_int(d, "dilations") for d in dilations]
+        fine_dilations = [check_positive_int(d, "fine_dilations") for d in fine_dilations]
         if prefill_solver not in PREFILL_SOLVERS:
             raise ValueError(f"prefill_solver must be one of {sorted(PREFILL_SOLVERS)}, got {prefill_solver!r}")
         self.prefill_options = dict(PREFILL_SOLVERS[prefill_solver])
@@ -120,6 +129,8 @@ class DilatedUNet(InpaintGenerator):
             self.decoder = nn.ModuleList(
                 DecoderStage(channels[i + 1], channels[i]) for i in reversed(range(DOWNSAMPLINGS - 1))
             )
+            # no parameters when empty: files of networks without fine blocks keep their exact state dict
+            self.fine_blocks = nn.Sequential(*(DilatedResidualBlock(channels[0], d) for d in fine_dilations))
             self.head = _conv(channels[0], 3 * 4, 3)  # 2x2 sub-pixels of 3 colours -> pixel shuffle
         # ReZero-style gate on the correction: an untrained model returns the prefill exactly
         self.prefill_gate = nn.Parameter(torch.zeros(()))
@@ -135,5 +146,6 @@ class DilatedUNet(InpaintGenerator):
         y = self.blocks(y)
         for stage, skip in zip(self.decoder, reversed(skips[:-1])):
             y = stage(y, skip)
+        y = self.fine_blocks(y)
         logits = F.pixel_shuffle(self.head(y), 2)[..., :h, :w]
         return gated_correction(logits, prior, self.prefill_gate)

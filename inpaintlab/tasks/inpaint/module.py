@@ -79,6 +79,9 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         scheduler: ``"cosine"`` or ``"plateau"`` (on the checkpoint metric) or None; stepped by hand.
         scheduler_kwargs: extra arguments of the scheduler (see ``inpaintlab.training.schedulers``).
         init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming).
+        init_allow_missing: generator state-dict key prefixes that ``init_from``'s file may lack, e.g.
+            ``["fine_blocks."]`` to grow a ``dilated_unet.sor`` file into ``dilated_unet.sor_fine``; those
+            weights keep their initialisation. Any other missing or extra key is still an error.
         max_nonfinite_steps: skipped non-finite updates tolerated before training stops with an error.
         fid_every_n_epochs: compute FID every N validation epochs (0: never; the checkpoint metric is PSNR).
         fid_weights_path: local Inception weights for FID (torch-fidelity's file); None downloads them.
@@ -116,6 +119,7 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         scheduler: str | None = None,
         scheduler_kwargs: dict[str, Any] | None = None,
         init_from: str | None = None,
+        init_allow_missing: list[str] | None = None,
         max_nonfinite_steps: int = 10,
         fid_every_n_epochs: int = 1,
         fid_weights_path: str | None = None,
@@ -218,12 +222,20 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
     def load_init_weights(self, path: str) -> None:
         """Initialise G (and its EMA), and D when the file has matching weights, from ``path``."""
         weights = load_init_weights(path)
+        allowed = tuple(self.hparams.init_allow_missing or ())
         try:
-            self.generator.load_state_dict(weights.generator)
+            result = self.generator.load_state_dict(weights.generator, strict=not allowed)
+            missing = [key for key in result.missing_keys if not key.startswith(allowed)]
+            if missing or result.unexpected_keys:
+                raise RuntimeError(
+                    f"missing keys {missing} (init_allow_missing={list(allowed)}), "
+                    f"unexpected keys {result.unexpected_keys}"
+                )
         except RuntimeError as err:
             raise ValueError(
                 f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
-                f"use the same model.generator as the run that wrote it. {err}"
+                "use the same model.generator as the run that wrote it, or name the new modules' key prefixes "
+                f"in model.init_allow_missing. {err}"
             ) from None
         if self.generator_ema is not None:
             self.generator_ema.load_state_dict(self.generator.state_dict())
