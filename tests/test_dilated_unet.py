@@ -106,3 +106,31 @@ def test_the_sor_preset_is_the_same_network_with_another_prefill():
     assert create_generator("dilated_unet.sor").prefill_options["over_relaxation"] == 1.8
     with pytest.raises(ValueError, match="prefill_solver must be one of"):
         DilatedUNet(prefill_solver="gauss")
+
+
+def test_fine_blocks_start_as_identity_so_a_file_without_them_grows_into_them():
+    """A model with fine blocks, given the weights of the same model without them, fills bit-identically
+    until the blocks train; the blocks then change the fill, and they sit at 1/2 scale."""
+    from inpaintlab.models import PRESETS, build_model
+
+    plain = create_generator("dilated_unet.tiny", seed=0).eval()
+    with torch.no_grad():
+        plain.prefill_gate.fill_(1.0)
+    grown = build_model({"preset": "dilated_unet.tiny", "args": {"fine_dilations": [1, 2]}}).eval()
+    result = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    assert sorted({k.rsplit(".", 2)[0] for k in result.missing_keys}) == ["fine_blocks.0", "fine_blocks.1"]
+    image, mask = _hole_batch(48, n=2)
+    with torch.no_grad():
+        assert torch.equal(grown(image, mask), plain(image, mask))
+        for block in grown.fine_blocks:
+            block.mix.weight.normal_(0, 0.1)
+        changed = grown(image, mask)
+    hole = mask.expand_as(image) > 0
+    assert (changed - plain(image, mask))[hole].abs().max() > 1e-4
+    assert torch.equal(changed[~hole], image[~hole])
+    assert grown.fine_blocks[0].spatial.in_channels == grown.encoder[0].out_channels  # the 1/2-scale width
+    assert set(plain.state_dict()) < set(grown.state_dict())  # no fine blocks: no extra keys
+    assert PRESETS["dilated_unet.sor_fine"].kwargs == {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}
+    with pytest.raises(ValueError, match="fine_dilations"):
+        DilatedUNet(fine_dilations=[0])

@@ -127,8 +127,14 @@ def test_dynamic_export_matches_load_at_two_sizes(tmp_path, capsys, fmt):
 TINY = sorted(n for n, p in PRESETS.items() if p.role == "generator" and n.endswith(".tiny")) + [
     "unet.tiny+prefill",
     "dilated_unet.tiny+sor",
+    "dilated_unet.tiny+sor_fine",
 ]
-VARIANTS = {"": {}, "prefill": {"prefill": "pyramid"}, "sor": {"prefill_solver": "sor"}}
+VARIANTS = {
+    "": {},
+    "prefill": {"prefill": "pyramid"},
+    "sor": {"prefill_solver": "sor"},
+    "sor_fine": {"prefill_solver": "sor", "fine_dilations": [1, 2]},
+}
 
 
 @pytest.mark.parametrize("preset", TINY)
@@ -140,6 +146,8 @@ def test_every_generator_exports(tmp_path, preset):
     generator = create_generator(name, **VARIANTS[extra])
     if getattr(generator, "prefill_gate", None) is not None:
         generator.prefill_gate.data.fill_(0.5)  # an untrained gate of 0 would hide the network
+    for block in getattr(generator, "fine_blocks", ()):
+        block.mix.weight.data.normal_(0, 0.1)  # so would fine blocks at their identity start
     weights = save_weights(
         generator.state_dict(), tmp_path / f"{name}.safetensors",
         {"class": type(generator).__name__, "init": generator.init_args},

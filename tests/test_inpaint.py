@@ -311,7 +311,7 @@ def test_init_from_a_checkpoint_and_a_safetensors_file(tmp_path, image_root):
     path = tmp_path / "g.safetensors"
     save_file({k: v.contiguous() for k, v in source.generator.state_dict().items()}, str(path))
     fresh = make_model()
-    fresh.load_init_weights(str(path))
+    fresh.load_init_weights(path)
     for a, b in zip(fresh.generator_ema.parameters(), source.generator.parameters()):
         assert torch.equal(a, b)
     assert load_init_weights(path).source == "safetensors"
@@ -321,6 +321,38 @@ def test_init_from_a_checkpoint_and_a_safetensors_file(tmp_path, image_root):
         make_model(
             generator={"preset": "unet.tiny", "args": {"base_channels": 8}}
         ).load_init_weights(last)
+
+
+def test_init_allow_missing_grows_a_file_into_a_larger_generator(tmp_path):
+    from inpaintlab.models import build_model
+
+    plain = build_model("dilated_unet.tiny")
+    with torch.no_grad():
+        plain.prefill_gate.fill_(0.5)
+    path = _saved(plain, tmp_path / "plain.safetensors")
+    grown_arch = {"preset": "dilated_unet.tiny", "args": {"fine_dilations": [1]}}
+
+    with pytest.raises(ValueError, match=r"(?s)do not fit.*init_allow_missing.*fine_blocks\.0\.spatial\.weight"):
+        make_model(generator=grown_arch).load_init_weights(path)
+    with pytest.raises(ValueError, match="(?s)missing keys.*fine_blocks"):  # another prefix does not cover them
+        make_model(generator=grown_arch, init_allow_missing=["blocks."]).load_init_weights(path)
+    grown = make_model(generator=grown_arch, init_allow_missing=["fine_blocks."])
+    grown.load_init_weights(path)
+    for name, value in plain.state_dict().items():
+        assert torch.equal(grown.generator.state_dict()[name], value)
+        assert torch.equal(grown.generator_ema.state_dict()[name], value)
+    # the allowance is for missing keys only: a file with keys the model lacks is still refused
+    with pytest.raises(ValueError, match="(?s)unexpected keys.*fine_blocks"):
+        make_model(generator="dilated_unet.tiny", init_allow_missing=["fine_blocks."]).load_init_weights(
+            _saved(grown.generator, tmp_path / "grown.safetensors")
+        )
+
+
+def _saved(module: torch.nn.Module, path) -> str:
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
+    return str(path)
 
 
 # ---------------------------------------------------------------------------------------- validation
