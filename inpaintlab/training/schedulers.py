@@ -7,6 +7,7 @@ With manual optimisation Lightning saves and restores the schedulers returned by
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -66,9 +67,15 @@ def build_scheduler(
 
 
 def step_scheduler(scheduler: Any, metric: float | None = None) -> None:
-    """Step ``scheduler``: plateau schedulers need ``metric`` (skipped when it is None), others step as is."""
+    """Step ``scheduler``: plateau schedulers need ``metric`` (skipped when it is None), others step as is.
+
+    The schedule follows epochs whether or not its optimizer stepped: the discriminator waits out the
+    warm-up (or never steps with a zero adversarial weight) and joins at the learning rate of that epoch,
+    so PyTorch's warning about a scheduler stepped before its optimizer is expected here and silenced."""
     if isinstance(scheduler, ReduceLROnPlateau):
         if metric is not None:
             scheduler.step(metric)
-    else:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`")
         scheduler.step()
