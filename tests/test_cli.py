@@ -204,9 +204,10 @@ def test_each_monet_recipe_starts_from_where_its_photo_recipe_writes(folder):
             assert photo_path.parent == folder == monet_path.parent, (entry.recipe.config, monet_path)
         else:
             photo_path, monet_path = folder / f"photo-{kind}.yaml", folder / f"monet-{kind}.yaml"
-        photo = yaml.safe_load(photo_path.read_text())["model"]["init_args"]
+        photo_config = yaml.safe_load(photo_path.read_text())
+        photo = photo_config["model"]["init_args"]
         monet = yaml.safe_load(monet_path.read_text())["model"]["init_args"]
-        run = f"{yaml.safe_load(photo_path.read_text())['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"
+        run = f"{photo_config['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"  # the newest run
         shipped = f"inpaintlab/hub/files/{entry.file}"
         init_from = monet["init_from"]
         assert init_from == run or (init_from == shipped and (REPO / shipped).is_file()), (kind, init_from)
