@@ -76,6 +76,10 @@ PRESETS: dict[str, Preset] = {
     "dilated_unet.sor": Preset(DilatedUNet, _G, {"prefill_solver": "sor"}),
     # sor with three residual blocks at 1/2 scale (dilations 1, 2, 4) for small holes; sor's files load into it
     "dilated_unet.sor_fine": Preset(DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}),
+    # sor_fine with three more residual blocks at 1/4 scale (dilations 1, 2, 4); sor_fine's files load into it
+    "dilated_unet.sor_fine_mid": Preset(
+        DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
+    ),
     "context_encoder.tiny": Preset(ContextEncoder, _G, {"image_size": 32, "base_channels": 4, "max_channels": 8}),
     "context_encoder.base": Preset(ContextEncoder, _G, {"image_size": 128, "base_channels": 64}),
     "timm_unet.tiny": Preset(
