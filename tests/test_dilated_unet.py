@@ -108,29 +108,44 @@ def test_the_sor_preset_is_the_same_network_with_another_prefill():
         DilatedUNet(prefill_solver="gauss")
 
 
-def test_fine_blocks_start_as_identity_so_a_file_without_them_grows_into_them():
-    """A model with fine blocks, given the weights of the same model without them, fills bit-identically
-    until the blocks train; the blocks then change the fill, and they sit at 1/2 scale."""
-    from inpaintlab.models import PRESETS, build_model
-
-    plain = create_generator("dilated_unet.tiny", seed=0).eval()
+@pytest.mark.parametrize(
+    "option, blocks, scale",
+    [("fine_dilations", "fine_blocks", 0), ("mid_dilations", "mid_blocks", 1)],  # encoder index: 0 = 1/2, 1 = 1/4
+)
+def test_added_blocks_start_as_identity_so_a_file_without_them_grows_into_them(option, blocks, scale):
+    """A model with fine (1/2 scale) or mid (1/4 scale) blocks, given the weights of the same model without
+    them, fills bit-identically until the blocks train; the blocks then change the fill, and they sit at
+    their scale's width."""
+    widths = [4, 6, 8, 8]  # one width per scale, so a block at the wrong scale would not fit
+    plain = create_generator("dilated_unet.tiny", channels=widths, seed=0).eval()
     with torch.no_grad():
         plain.prefill_gate.fill_(1.0)
-    grown = build_model({"preset": "dilated_unet.tiny", "args": {"fine_dilations": [1, 2]}}).eval()
+    grown = create_generator("dilated_unet.tiny", channels=widths, **{option: [1, 2]}).eval()
     result = grown.load_state_dict(plain.state_dict(), strict=False)
     assert not result.unexpected_keys
-    assert sorted({k.rsplit(".", 2)[0] for k in result.missing_keys}) == ["fine_blocks.0", "fine_blocks.1"]
+    assert sorted({k.rsplit(".", 2)[0] for k in result.missing_keys}) == [f"{blocks}.0", f"{blocks}.1"]
     image, mask = _hole_batch(48, n=2)
     with torch.no_grad():
         assert torch.equal(grown(image, mask), plain(image, mask))
-        for block in grown.fine_blocks:
+        for block in getattr(grown, blocks):
             block.mix.weight.normal_(0, 0.1)
         changed = grown(image, mask)
     hole = mask.expand_as(image) > 0
     assert (changed - plain(image, mask))[hole].abs().max() > 1e-4
     assert torch.equal(changed[~hole], image[~hole])
-    assert grown.fine_blocks[0].spatial.in_channels == grown.encoder[0].out_channels  # the 1/2-scale width
-    assert set(plain.state_dict()) < set(grown.state_dict())  # no fine blocks: no extra keys
+    assert getattr(grown, blocks)[0].spatial.in_channels == grown.encoder[scale].out_channels
+    assert set(plain.state_dict()) < set(grown.state_dict())  # no added blocks: no extra keys
+    with pytest.raises(ValueError, match=option):
+        DilatedUNet(**{option: [0]})
+
+
+def test_the_grown_presets_nest():
+    """sor's files load into sor_fine, sor_fine's into sor_fine_mid: each preset adds to the one before."""
+    from inpaintlab.models import PRESETS
+
     assert PRESETS["dilated_unet.sor_fine"].kwargs == {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}
-    with pytest.raises(ValueError, match="fine_dilations"):
-        DilatedUNet(fine_dilations=[0])
+    fine = PRESETS["dilated_unet.sor_fine"].kwargs
+    assert PRESETS["dilated_unet.sor_fine_mid"].kwargs == {**fine, "mid_dilations": [1, 2, 4]}
+    keys = [set(create_generator(f"dilated_unet.{n}").state_dict()) for n in ("sor", "sor_fine", "sor_fine_mid")]
+    assert keys[0] < keys[1] < keys[2]
+    assert {k.split(".")[0] for k in keys[2] - keys[1]} == {"mid_blocks"}

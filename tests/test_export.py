@@ -128,12 +128,14 @@ TINY = sorted(n for n, p in PRESETS.items() if p.role == "generator" and n.endsw
     "unet.tiny+prefill",
     "dilated_unet.tiny+sor",
     "dilated_unet.tiny+sor_fine",
+    "dilated_unet.tiny+sor_fine_mid",
 ]
 VARIANTS = {
     "": {},
     "prefill": {"prefill": "pyramid"},
     "sor": {"prefill_solver": "sor"},
     "sor_fine": {"prefill_solver": "sor", "fine_dilations": [1, 2]},
+    "sor_fine_mid": {"prefill_solver": "sor", "fine_dilations": [1, 2], "mid_dilations": [1, 2]},
 }
 
 
@@ -146,8 +148,8 @@ def test_every_generator_exports(tmp_path, preset):
     generator = create_generator(name, **VARIANTS[extra])
     if getattr(generator, "prefill_gate", None) is not None:
         generator.prefill_gate.data.fill_(0.5)  # an untrained gate of 0 would hide the network
-    for block in getattr(generator, "fine_blocks", ()):
-        block.mix.weight.data.normal_(0, 0.1)  # so would fine blocks at their identity start
+    for block in [*getattr(generator, "fine_blocks", ()), *getattr(generator, "mid_blocks", ())]:
+        block.mix.weight.data.normal_(0, 0.1)  # so would added blocks at their identity start
     weights = save_weights(
         generator.state_dict(), tmp_path / f"{name}.safetensors",
         {"class": type(generator).__name__, "init": generator.init_args},
