@@ -116,7 +116,7 @@ def test_added_blocks_start_as_identity_so_a_file_without_them_grows_into_them(o
     """A model with fine (1/2 scale) or mid (1/4 scale) blocks, given the weights of the same model without
     them, fills bit-identically until the blocks train; the blocks then change the fill, and they sit at
     their scale's width."""
-    widths = [4, 6, 8, 8]  # one width per scale, so a block at the wrong scale would not fit
+    widths = [4, 6, 8, 10]  # one width per scale, so a block at the wrong scale would not fit
     plain = create_generator("dilated_unet.tiny", channels=widths, seed=0).eval()
     with torch.no_grad():
         plain.prefill_gate.fill_(1.0)
@@ -134,7 +134,6 @@ def test_added_blocks_start_as_identity_so_a_file_without_them_grows_into_them(o
     assert (changed - plain(image, mask))[hole].abs().max() > 1e-4
     assert torch.equal(changed[~hole], image[~hole])
     assert getattr(grown, blocks)[0].spatial.in_channels == grown.encoder[scale].out_channels
-    assert set(plain.state_dict()) < set(grown.state_dict())  # no added blocks: no extra keys
     with pytest.raises(ValueError, match=option):
         DilatedUNet(**{option: [0]})
 

@@ -36,7 +36,7 @@ from inpaintlab.models.prefill import gated_correction, prefill_prior
 #: How many times the encoder halves the picture (the correction's coarsest scale is 1/16).
 DOWNSAMPLINGS = 4
 #: The decoder stage (0 = the first, 1/16 -> 1/8) after which ``mid_blocks`` run: its output is at 1/4 scale.
-MID_STAGE = 1
+MID_STAGE = DOWNSAMPLINGS - 3
 #: The prefill's sweeps double per coarser pyramid level up to this many (see ``pyramid_fill``).
 PREFILL_COARSE_ITERS = 64
 #: How the harmonic prefill is solved (``pyramid_fill`` options), by ``prefill_solver`` name. Both cost
@@ -137,7 +137,7 @@ class DilatedUNet(InpaintGenerator):
             self.decoder = nn.ModuleList(
                 DecoderStage(channels[i + 1], channels[i]) for i in reversed(range(DOWNSAMPLINGS - 1))
             )
-            # no parameters when empty: files of networks without fine blocks keep their exact state dict
+            # no parameters when empty: files of networks without fine or mid blocks keep their exact state dict
             self.fine_blocks = nn.Sequential(*(DilatedResidualBlock(channels[0], d) for d in fine_dilations))
             self.mid_blocks = nn.Sequential(*(DilatedResidualBlock(channels[1], d) for d in mid_dilations))
             self.head = _conv(channels[0], 3 * 4, 3)  # 2x2 sub-pixels of 3 colours -> pixel shuffle
