@@ -189,30 +189,63 @@ def test_the_default_model_and_data_need_no_class_path(tmp_path, image_root, cap
     assert config["data"]["class_path"] == "inpaintlab.tasks.inpaint.InpaintDataModule"
 
 
+def _recipe_runs(folder: Path) -> dict[str, Path]:
+    """{the best.ckpt path a recipe's newest run writes: that recipe} for the recipes of ``folder``."""
+    runs = {}
+    for path in sorted(folder.glob("*.yaml")):
+        dirpath = (yaml.safe_load(path.read_text()).get("checkpoint") or {}).get("dirpath")
+        if dirpath:
+            runs[f"{dirpath.rstrip('/')}/latest/best.ckpt"] = path
+    return runs
+
+
+def _model_args(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())["model"]["init_args"]
+
+
+def test_every_cpu_recipe_starts_from_a_recipe_of_its_folder_or_a_shipped_file():
+    """A renamed run folder would start a chained run from scratch, silently: every ``init_from`` of the CPU
+    recipes is where a recipe of the folder writes its best checkpoint, or a file in the repository."""
+    folder = CONFIGS / "cpu"
+    runs = _recipe_runs(folder)
+    assert len(runs) > 10
+    for path in sorted(folder.glob("*.yaml")):
+        init_from = _model_args(path).get("init_from")
+        if init_from is not None:
+            assert init_from in runs or (REPO / init_from).is_file(), (path.name, init_from)
+
+
 @pytest.mark.parametrize("folder", [CONFIGS, CONFIGS / "cpu"])
-def test_each_monet_recipe_starts_from_where_its_photo_recipe_writes(folder):
-    """The fine-tunes start from the photo model of their kind: the best checkpoint of the photo recipe that
-    made the shipped photo file (for the CPU recipes, the one the registry entry names; the path must
-    follow that recipe's checkpoint folder, or a renamed run folder would start the Monet run from scratch,
-    silently) or the shipped file the registry's photo entry of that kind names."""
+def test_each_monet_recipe_starts_from_a_photo_model_of_its_kind(folder):
+    """The fine-tunes start from the photo model of their kind: the Monet recipe's ``init_from`` is where a
+    photo recipe of that kind writes (or the shipped photo file), possibly through earlier Monet recipes of
+    that kind (a Monet file grown and trained further). For the CPU recipes the chain starts at the recipe the
+    registry's Monet entry names. A network grown on the way (another generator) lists what starts fresh."""
     from inpaintlab.hub import get_entry
 
+    runs = _recipe_runs(folder)
     for kind in ("center", "blocks", "region"):
-        entry = get_entry(f"photo-{kind}")
         if folder.name == "cpu":  # the shipped files' chains: the registry says which recipe made each
-            photo_path, monet_path = REPO / entry.recipe.config, REPO / get_entry(f"monet-{kind}").recipe.config
-            assert photo_path.parent == folder == monet_path.parent, (entry.recipe.config, monet_path)
+            path = REPO / get_entry(f"monet-{kind}").recipe.config
+            assert path.parent == folder, path
         else:
-            photo_path, monet_path = folder / f"photo-{kind}.yaml", folder / f"monet-{kind}.yaml"
-        photo_config = yaml.safe_load(photo_path.read_text())
-        photo = photo_config["model"]["init_args"]
-        monet = yaml.safe_load(monet_path.read_text())["model"]["init_args"]
-        run = f"{photo_config['checkpoint']['dirpath'].rstrip('/')}/latest/best.ckpt"  # the newest run
-        shipped = f"inpaintlab/hub/files/{entry.file}"
-        init_from = monet["init_from"]
-        assert init_from == run or (init_from == shipped and (REPO / shipped).is_file()), (kind, init_from)
-        if monet["generator"] != photo["generator"]:  # grown from the shipped file: only new modules start fresh
-            assert init_from == shipped and monet.get("init_allow_missing"), (kind, monet["generator"])
+            path = folder / f"monet-{kind}.yaml"
+        shipped = f"inpaintlab/hub/files/{get_entry(f'photo-{kind}').file}"
+        for _ in range(len(runs) + 1):
+            child = _model_args(path)
+            assert child["style"] == "monet" and child.get("mask_kind", kind) == kind, path.name
+            init_from = child["init_from"]
+            parent_path = runs.get(init_from)
+            assert parent_path is not None or (init_from == shipped and (REPO / shipped).is_file()), (kind, init_from)
+            parent = _model_args(parent_path) if parent_path else {"generator": get_entry(f"photo-{kind}").arch}
+            if child["generator"] != parent["generator"]:  # grown: only the new modules start fresh
+                assert child.get("init_allow_missing"), (path.name, child["generator"], parent["generator"])
+            if parent_path is None or parent["style"] == "photo":
+                assert parent.get("mask_kind", kind) == kind, (path.name, parent_path)
+                break
+            path = parent_path
+        else:
+            raise AssertionError(f"monet-{kind}: the init_from chain loops")
 
 
 @pytest.mark.parametrize(
