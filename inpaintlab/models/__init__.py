@@ -80,13 +80,6 @@ PRESETS: dict[str, Preset] = {
     "dilated_unet.sor_fine_mid": Preset(
         DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
     ),
-    # sor_fine_mid with three more blocks at 1/2 scale (dilations 8, 4, 2: a 32 px hole is 16 cells there);
-    # sor_fine_mid's files load into it
-    "dilated_unet.sor_fine6_mid": Preset(
-        DilatedUNet,
-        _G,
-        {"prefill_solver": "sor", "fine_dilations": [1, 2, 4, 8, 4, 2], "mid_dilations": [1, 2, 4]},
-    ),
     "context_encoder.tiny": Preset(ContextEncoder, _G, {"image_size": 32, "base_channels": 4, "max_channels": 8}),
     "context_encoder.base": Preset(ContextEncoder, _G, {"image_size": 128, "base_channels": 64}),
     "timm_unet.tiny": Preset(
