@@ -78,7 +78,8 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
             as in timm's ``ModelEmaV3``: generator update ``n`` uses ``min(ema_decay, (1 + n) / (10 + n))``.
         scheduler: ``"cosine"`` or ``"plateau"`` (on the checkpoint metric) or None; stepped by hand.
         scheduler_kwargs: extra arguments of the scheduler (see ``inpaintlab.training.schedulers``).
-        init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming).
+        init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming);
+            ``validate`` without ``ckpt_path`` validates these weights.
         init_allow_missing: generator state-dict key prefixes that ``init_from``'s file may lack, e.g.
             ``["fine_blocks."]`` to grow a ``dilated_unet.sor`` file into ``dilated_unet.sor_fine``; those
             weights keep their initialisation. Any other missing or extra key is still an error.
@@ -215,9 +216,18 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
 
     def on_fit_start(self) -> None:
         self.check_separate_backwards()
+        self._apply_init_from()
+
+    def on_validation_start(self) -> None:
+        if self.trainer.state.fn == "validate":  # `validate` without ckpt_path: init_from, not a random G
+            self._apply_init_from()
+
+    def _apply_init_from(self) -> None:
+        """Load ``init_from`` once, unless a checkpoint (resume, ``ckpt_path``) or an earlier load set the weights."""
         init_from = self.hparams.init_from
         if init_from and self.trainer.ckpt_path is None and not self._weights_restored:
             self.load_init_weights(init_from)
+            self._weights_restored = True
 
     def load_init_weights(self, path: str) -> None:
         """Initialise G (and its EMA), and D when the file has matching weights, from ``path``."""
