@@ -248,7 +248,7 @@ class InpaintDataModule(L.LightningDataModule):
         if self.gpu_cache:
             return DataLoader(
                 IndexDataset(n),
-                self.batch_size,
+                batch_size=self.batch_size,
                 sampler=sampler,
                 drop_last=drop_last,
                 collate_fn=index_collate("train"),
@@ -256,7 +256,7 @@ class InpaintDataModule(L.LightningDataModule):
             )
         return DataLoader(
             self.train_dataset,
-            self.batch_size,
+            batch_size=self.batch_size,
             sampler=sampler,
             drop_last=drop_last,
             pin_memory=self._pin_memory(),
@@ -275,14 +275,14 @@ class InpaintDataModule(L.LightningDataModule):
             dataset = IndexDataset(len(self.val_files))
             return DataLoader(
                 dataset,
-                self.val_batch_size,
+                batch_size=self.val_batch_size,
                 sampler=eval_sampler(dataset, trainer),
                 collate_fn=index_collate("val"),
                 **self._workers(),
             )
         return DataLoader(
             self.val_dataset,
-            self.val_batch_size,
+            batch_size=self.val_batch_size,
             sampler=eval_sampler(self.val_dataset, trainer),
             pin_memory=self._pin_memory(),
             **self._workers(),
