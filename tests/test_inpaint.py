@@ -308,10 +308,13 @@ def test_init_from_a_checkpoint_and_a_safetensors_file(tmp_path, image_root):
     for a, b in zip(target.discriminator.parameters(), source.discriminator.parameters()):
         assert torch.equal(a, b)
 
-    checked = make_model(init_from=last)  # `validate` without ckpt_path: init_from's weights, not a random G
-    make_trainer(tmp_path, limit_val_batches=1).validate(checked, make_data(image_root), verbose=False)
-    for a, b in zip(checked.generator_ema.parameters(), source.generator_ema.parameters()):
-        assert torch.equal(a, b)
+    for run in ("validate", "test", "predict"):  # without ckpt_path: init_from's weights, not a random G
+        checked = make_model(init_from=last)
+        getattr(make_trainer(tmp_path, limit_val_batches=1, limit_test_batches=1, limit_predict_batches=1), run)(
+            checked, make_data(image_root)
+        )
+        for a, b in zip(checked.generator_ema.parameters(), source.generator_ema.parameters()):
+            assert torch.equal(a, b), run
     with torch.no_grad():  # once loaded, a later validate keeps the weights it has (e.g. after fit)
         next(checked.generator_ema.parameters()).add_(1.0)
     make_trainer(tmp_path, limit_val_batches=1).validate(checked, make_data(image_root), verbose=False)

@@ -79,7 +79,7 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         scheduler: ``"cosine"`` or ``"plateau"`` (on the checkpoint metric) or None; stepped by hand.
         scheduler_kwargs: extra arguments of the scheduler (see ``inpaintlab.training.schedulers``).
         init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming);
-            ``validate`` without ``ckpt_path`` validates these weights.
+            ``validate``, ``test`` and ``predict`` without ``ckpt_path`` run these weights.
         init_allow_missing: generator state-dict key prefixes that ``init_from``'s file may lack, e.g.
             ``["fine_blocks."]`` to grow a ``dilated_unet.sor`` file into ``dilated_unet.sor_fine``; those
             weights keep their initialisation. Any other missing or extra key is still an error.
@@ -218,9 +218,15 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         self.check_separate_backwards()
         self._apply_init_from()
 
+    # validate / test / predict without ckpt_path: init_from's weights, not a random G (inside fit: a no-op)
     def on_validation_start(self) -> None:
-        if self.trainer.state.fn == "validate":  # `validate` without ckpt_path: init_from, not a random G
-            self._apply_init_from()
+        self._apply_init_from()
+
+    def on_test_start(self) -> None:
+        self._apply_init_from()
+
+    def on_predict_start(self) -> None:
+        self._apply_init_from()
 
     def _apply_init_from(self) -> None:
         """Load ``init_from`` once, unless a checkpoint (resume, ``ckpt_path``) or an earlier load set the weights."""
