@@ -214,6 +214,18 @@ def test_ema_follows_the_generator_during_training(tmp_path, image_root):
     assert model.inference_generator is model.generator_ema
 
 
+def test_ema_without_warmup_stays_anchored_at_the_start(tmp_path, image_root):
+    """ema_warmup=False: the first update already uses the full decay (a fine-tune keeps its init_from)."""
+    model = make_model(ema_decay=0.9, ema_warmup=False, g_lr=1e-2)
+    g0 = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    make_trainer(tmp_path).fit(model, make_data(image_root))
+    g1 = model.generator.state_dict()
+    moved = [k for k, v in g0.items() if v.is_floating_point() and not torch.equal(v, g1[k])]
+    assert moved
+    for key in moved:  # warmed up, it would be 0.1 * g0 + 0.9 * g1
+        torch.testing.assert_close(model.generator_ema.state_dict()[key], 0.9 * g0[key] + 0.1 * g1[key])
+
+
 def test_nonfinite_losses_are_skipped_counted_and_stop_training(tmp_path, image_root):
     def poisoned(**kwargs):
         model = make_model(**kwargs)

@@ -45,6 +45,8 @@ PREFILL_COARSE_ITERS = 64
 PREFILL_SOLVERS: dict[str, dict] = {
     "jacobi": {"smooth_iters": 8, "coarse_iters": PREFILL_COARSE_ITERS},
     "sor": {"smooth_iters": 4, "coarse_iters": PREFILL_COARSE_ITERS // 2, "over_relaxation": 1.8},
+    # twice sor's sweeps (8, doubling to 64 on coarse levels): closer still to the converged fill, ~1.2x the time
+    "sor8": {"smooth_iters": 8, "coarse_iters": PREFILL_COARSE_ITERS, "over_relaxation": 1.8},
 }
 
 

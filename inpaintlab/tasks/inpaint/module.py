@@ -76,6 +76,9 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         diff_augment_p: probability of each DiffAugment primitive per sample.
         ema_decay: decay of the generator's EMA copy (None: no EMA; validation uses G itself), warmed up
             as in timm's ``ModelEmaV3``: generator update ``n`` uses ``min(ema_decay, (1 + n) / (10 + n))``.
+        ema_warmup: False: the full ``ema_decay`` from the first update, so the EMA copy of a fine-tune stays
+            anchored at the ``init_from`` weights and moves away slowly (the warm-up exists to forget a random
+            initialisation: it makes the copy follow the raw weights after a few updates).
         scheduler: ``"cosine"`` or ``"plateau"`` (on the checkpoint metric) or None; stepped by hand.
         scheduler_kwargs: extra arguments of the scheduler (see ``inpaintlab.training.schedulers``).
         init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming);
@@ -117,6 +120,7 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
         diff_augment: str | None = None,
         diff_augment_p: float = 1.0,
         ema_decay: float | None = 0.999,
+        ema_warmup: bool = True,
         scheduler: str | None = None,
         scheduler_kwargs: dict[str, Any] | None = None,
         init_from: str | None = None,
@@ -345,7 +349,9 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
             if self._backward_and_step(opt_g, terms["total"], "generator", should_step):
                 self.generator_steps += 1
                 if self.generator_ema is not None:  # warmed up: update n uses min(decay, (1+n)/(10+n))
-                    decay = warmed_up_decay(self.hparams.ema_decay, self.generator_steps - 1)
+                    decay = self.hparams.ema_decay
+                    if self.hparams.ema_warmup:
+                        decay = warmed_up_decay(decay, self.generator_steps - 1)
                     ema_update_(self.generator_ema, self.generator, decay)
         self.log("train/g_loss", terms.pop("total").detach(), prog_bar=True, batch_size=n)
         self.log_dict({f"train/g_{k}": v.detach() for k, v in terms.items()}, batch_size=n)
