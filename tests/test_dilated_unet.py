@@ -108,6 +108,29 @@ def test_the_sor_preset_is_the_same_network_with_another_prefill():
         DilatedUNet(prefill_solver="gauss")
 
 
+def test_the_sor8_prefill_is_nearer_the_converged_fill_than_sor():
+    """prefill_solver="sor8" (8 SOR sweeps doubling to 64) takes the same weights and fills a large hole
+    closer to the converged harmonic fill than sor's 4 sweeps (doubling to 32)."""
+    from inpaintlab.models import build_model
+
+    def untrained(solver):
+        return build_model({"preset": "dilated_unet.tiny", "args": {"prefill_solver": solver}}).eval()
+
+    sor, sor8 = untrained("sor"), untrained("sor8")
+    sor8.load_state_dict(sor.state_dict())
+    assert sor8.prefill_options == {"smooth_iters": 8, "coarse_iters": 64, "over_relaxation": 1.8}
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    image = (0.5 + 0.3 * torch.sin(xx / 11) * torch.cos(yy / 17)).expand(1, 3, 64, 64).contiguous()
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 10:54, 10:54] = 1  # a 44 px hole: the coarse levels carry it
+    converged = pyramid_fill(image, mask, smooth_iters=150, over_relaxation=1.8).clamp(1e-3, 1 - 1e-3)
+    hole = mask.expand_as(image) > 0
+    with torch.no_grad():  # untrained (gate 0): each returns its own prior
+        sor_error = (sor(image, mask) - converged)[hole].abs().mean()
+        sor8_error = (sor8(image, mask) - converged)[hole].abs().mean()
+    assert sor8_error < 0.7 * sor_error  # measured: 0.0007 vs 0.0015 (1000 sweeps: the same)
+
+
 @pytest.mark.parametrize(
     "option, blocks, scale",
     [("fine_dilations", "fine_blocks", 0), ("mid_dilations", "mid_blocks", 1)],  # encoder index: 0 = 1/2, 1 = 1/4
