@@ -6,6 +6,7 @@ One training step (manual optimisation, two optimizers, two-time-scale learning 
     repeat d_steps:  D update on (DiffAugment(real), DiffAugment(fake.detach()))     # G frozen
     G update on  w_rec*rec(pred) + w_adv*adv(D(DiffAugment(fake))) + style/perceptual/TV/feature matching
     EMA(G) <- d * EMA(G) + (1 - d) * G,   d = min(ema_decay, (1 + n) / (10 + n)) at generator update n
+                                          (d = ema_decay throughout with ema_warmup=False)
 
 ``trainer.max_steps`` and ``global_step`` count generator updates (the discriminator's ``d_steps``
 updates per batch are not counted, so the count does not change pace when the warm-up ends).
@@ -19,7 +20,6 @@ tensors and plain data (``torch.load(weights_only=True)``); ``inpaintlab export`
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from typing import Any
 
@@ -37,6 +37,7 @@ from inpaintlab.losses import (
 )
 from inpaintlab.metrics.hole import HoleMetrics
 from inpaintlab.models import build_model
+from inpaintlab.tasks.inpaint.init_from import InitFromMixin
 from inpaintlab.tasks.inpaint.losses import FeatureLosses, reconstruction_loss
 from inpaintlab.training import (
     SCHEDULERS,
@@ -46,18 +47,16 @@ from inpaintlab.training import (
     step_scheduler,
     warmed_up_decay,
 )
-from inpaintlab.training.checkpoint_io import load_init_weights, write_checkpoint_info
+from inpaintlab.training.checkpoint_io import write_checkpoint_info
 from inpaintlab.training.ddp import sync_batchnorm
 from inpaintlab.training.diffaugment import DiffAugment
 from inpaintlab.training.manual_step import ManualStepMixin
 from inpaintlab.training.validation import EvaluationMixin
 
-log = logging.getLogger(__name__)
-
 ArchSpec = str | dict[str, Any]
 
 
-class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
+class InpaintModule(InitFromMixin, EvaluationMixin, ManualStepMixin, L.LightningModule):
     """GAN inpainting with manual optimisation (``automatic_optimization = False``).
 
     Args:
@@ -221,50 +220,6 @@ class InpaintModule(EvaluationMixin, ManualStepMixin, L.LightningModule):
     def on_fit_start(self) -> None:
         self.check_separate_backwards()
         self._apply_init_from()
-
-    # validate / test / predict without ckpt_path: init_from's weights, not a random G (inside fit: a no-op)
-    def on_validation_start(self) -> None:
-        self._apply_init_from()
-
-    def on_test_start(self) -> None:
-        self._apply_init_from()
-
-    def on_predict_start(self) -> None:
-        self._apply_init_from()
-
-    def _apply_init_from(self) -> None:
-        """Load ``init_from`` once, unless a checkpoint (resume, ``ckpt_path``) or an earlier load set the weights."""
-        init_from = self.hparams.init_from
-        if init_from and self.trainer.ckpt_path is None and not self._weights_restored:
-            self.load_init_weights(init_from)
-            self._weights_restored = True
-
-    def load_init_weights(self, path: str) -> None:
-        """Initialise G (and its EMA), and D when the file has matching weights, from ``path``."""
-        weights = load_init_weights(path)
-        allowed = tuple(self.hparams.init_allow_missing or ())
-        try:
-            result = self.generator.load_state_dict(weights.generator, strict=not allowed)
-            missing = [key for key in result.missing_keys if not key.startswith(allowed)]
-            if missing or result.unexpected_keys:
-                raise RuntimeError(
-                    f"missing keys {missing} (init_allow_missing={list(allowed)}), "
-                    f"unexpected keys {result.unexpected_keys}"
-                )
-        except RuntimeError as err:
-            raise ValueError(
-                f"init_from={path!r}: its generator weights do not fit the architecture {self.hparams.generator!r}; "
-                "use the same model.generator as the run that wrote it, or name the new modules' key prefixes "
-                f"in model.init_allow_missing. {err}"
-            ) from None
-        if self.generator_ema is not None:
-            self.generator_ema.load_state_dict(self.generator.state_dict())
-        if weights.discriminator is not None:
-            try:
-                self.discriminator.load_state_dict(weights.discriminator)
-            except RuntimeError:
-                log.warning("init_from=%s: discriminator weights do not fit; D starts from scratch", path)
-        log.info("InpaintModule: initialised from %s (%s generator weights)", path, weights.source)
 
     def configure_optimizers(self):
         hp = self.hparams
