@@ -291,6 +291,8 @@ def main(argv=None) -> int:
         for k, v in sizes.items():
             print(f"{k:>10}: {v / MIB:7.2f} MiB")
         print(f"{'total':>10}: {total / MIB:7.2f} MiB of {TRANSFER_LIMIT / MIB:.0f} MiB ({'fits' if total <= TRANSFER_LIMIT else 'TOO LARGE'})")
+        if total > TRANSFER_LIMIT:
+            print("the shipped inpainters' files do not travel: `python benchmarks/gpu_park.py park` moves them out of the tree")
         return 0 if total <= TRANSFER_LIMIT else 1
 
     if not args.no_wheels:
@@ -302,6 +304,12 @@ def main(argv=None) -> int:
     else:
         sizes = transfer_bytes(REPO, (carried,) if carried else ())
         budget = int(TRANSFER_LIMIT - sum(sizes.values()) - args.margin_mib * MIB)
+        if budget <= 0:
+            raise SystemExit(
+                f"the tree alone is {sizes['tree'] / MIB:.1f} MiB, no room for a pack in {TRANSFER_LIMIT / MIB:.0f} MiB: "
+                "run `python benchmarks/gpu_park.py park` (the shipped inpainters' files, which the GPU run does not use), "
+                "then this again"
+            )
         print("transfer without the pack: " + ", ".join(f"{k} {v / MIB:.2f} MiB" for k, v in sizes.items()))
     files = {name: source_files(args.data, name) for name in PACK_SETS}
     totals = {name: len(paths) for name, paths in files.items()}
