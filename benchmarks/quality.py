@@ -208,11 +208,17 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH", help="add a weights file (repeatable)")
     parser.add_argument("--only-given", action="store_true", help="only the --model files, no registry checkpoints")
     parser.add_argument("--skip-opencv", action="store_true", help="no OpenCV methods (the harmonic fills stay)")
+    parser.add_argument(
+        "--models-only", action="store_true",
+        help="no classical methods at all (they depend only on the pictures and masks: reuse an earlier run's rows)",
+    )  # fmt: skip
     parser.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     args = parser.parse_args()
     candidates = parse_models(args.model)
     classical = {k: v for k, v in CLASSICAL_METHODS.items() if not (args.skip_opencv and k in OPENCV_METHODS)}
+    if args.models_only:
+        classical = {}
     torch.set_grad_enabled(False)
     rows = run(args, candidates, classical)
     args.out.parent.mkdir(parents=True, exist_ok=True)
