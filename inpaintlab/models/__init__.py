@@ -80,6 +80,11 @@ PRESETS: dict[str, Preset] = {
     "dilated_unet.sor_fine_mid": Preset(
         DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
     ),
+    # the shipped files: sor and sor_fine_mid with the prefill solved twice as long (same weights)
+    "dilated_unet.sor8": Preset(DilatedUNet, _G, {"prefill_solver": "sor8"}),
+    "dilated_unet.sor8_fine_mid": Preset(
+        DilatedUNet, _G, {"prefill_solver": "sor8", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
+    ),
     "context_encoder.tiny": Preset(ContextEncoder, _G, {"image_size": 32, "base_channels": 4, "max_channels": 8}),
     "context_encoder.base": Preset(ContextEncoder, _G, {"image_size": 128, "base_channels": 64}),
     "timm_unet.tiny": Preset(
