@@ -1,7 +1,7 @@
 """Park the shipped inpainters' files outside the tree that the device tool sends, and bring them back.
 
 The device tool sends the tracked tree plus the carried paths, 64 MiB in all. The shipped 256 px zoo
-(``inpaintlab/hub/files``: six inpainters, each as safetensors and ONNX, about 130 MiB) is more than that
+(``inpaintlab/hub/files``: six inpainters, each as safetensors and ONNX, 114 MiB) is more than that
 alone. The GPU run does not use those files: it trains its own, evaluates them with ``quality.py
 --only-given``, and ``gpu_checks.py`` needs only the style classifier, which stays. So, before the pack::
 
