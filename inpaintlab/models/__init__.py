@@ -80,7 +80,7 @@ PRESETS: dict[str, Preset] = {
     "dilated_unet.sor_fine_mid": Preset(
         DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
     ),
-    # the shipped files: sor and sor_fine_mid with the prefill solved twice as long (same weights)
+    # the shipped files: sor and sor_fine_mid with twice the prefill sweeps on the fine levels (same weights)
     "dilated_unet.sor8": Preset(DilatedUNet, _G, {"prefill_solver": "sor8"}),
     "dilated_unet.sor8_fine_mid": Preset(
         DilatedUNet, _G, {"prefill_solver": "sor8", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
