@@ -17,10 +17,11 @@ that differs from the parked one, so neither loses a file. Both are atomic renam
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import sys
 from pathlib import Path
+
+from inpaintlab.hub.download import sha256_file
+from inpaintlab.hub.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 PARK_DIR = REPO / ".gpu-parked"
@@ -37,14 +38,6 @@ def parked_files(registry: dict) -> dict[str, str]:
         if entry.onnx is not None:
             names[entry.onnx.file] = entry.onnx.sha256
     return names
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def park(files: dict[str, str], hub: Path = HUB_FILES, parked: Path = PARK_DIR) -> list[str]:
@@ -78,13 +71,13 @@ def unpark(files: dict[str, str], hub: Path = HUB_FILES, parked: Path = PARK_DIR
         source = parked / name
         if not source.is_file():
             continue
-        if _sha256(source) != files[name]:
+        if sha256_file(source) != files[name]:
             raise ValueError(
                 f"{source} does not match the sha256 that checkpoints.yaml gives for {name}; it was left where it "
                 "is: compare it with the registry entry (`git diff checkpoints.yaml`) before moving it by hand"
             )
         target = hub / name
-        if target.exists() and _sha256(target) != files[name]:
+        if target.exists() and sha256_file(target) != files[name]:
             raise FileExistsError(f"{target} exists and differs from the parked {name}; move one of them away first")
         os.replace(source, target)
         moved.append(name)
@@ -95,9 +88,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("park", "unpark"))
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    from inpaintlab.hub.registry import load_registry
-
     files = parked_files(load_registry())
     moved = (park if args.action == "park" else unpark)(files)
     size = sum((PARK_DIR if args.action == "park" else HUB_FILES).joinpath(n).stat().st_size for n in moved)

@@ -216,9 +216,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     args = parser.parse_args()
     candidates = parse_models(args.model)
-    classical = {k: v for k, v in CLASSICAL_METHODS.items() if not (args.skip_opencv and k in OPENCV_METHODS)}
-    if args.models_only:
-        classical = {}
+    skipped = set(CLASSICAL_METHODS) if args.models_only else set(OPENCV_METHODS) if args.skip_opencv else set()
+    classical = {k: v for k, v in CLASSICAL_METHODS.items() if k not in skipped}
     torch.set_grad_enabled(False)
     rows = run(args, candidates, classical)
     args.out.parent.mkdir(parents=True, exist_ok=True)

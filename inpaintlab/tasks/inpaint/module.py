@@ -303,7 +303,7 @@ class InpaintModule(InitFromMixin, EvaluationMixin, ManualStepMixin, L.Lightning
             terms = self.generator_losses(image, mask, pred, fake)
             if self._backward_and_step(opt_g, terms["total"], "generator", should_step):
                 self.generator_steps += 1
-                if self.generator_ema is not None:  # warmed up: update n uses min(decay, (1+n)/(10+n))
+                if self.generator_ema is not None:  # warm-up: update n uses min(decay, (1+n)/(10+n))
                     decay = self.hparams.ema_decay
                     if self.hparams.ema_warmup:
                         decay = warmed_up_decay(decay, self.generator_steps - 1)
