@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from inpaintlab.models import UNetGenerator, create_generator
-from inpaintlab.models.prefill import PyramidFill, checkerboard, pyramid_fill
+from inpaintlab.models.prefill import PyramidFill, _neighbour_sum, checkerboard, pyramid_fill, relax, relax_in_place
 
 
 def _square_mask(n=2, h=32, w=40, box=(8, 20, 10, 26)):
@@ -150,3 +150,27 @@ def test_checkerboard_follows_the_input_size_in_every_dtype():
         wide = checkerboard(torch.zeros(1, 1, 3, 3000, dtype=dtype))
         assert wide.dtype == dtype
         assert torch.equal(wide[0, 0].float(), (torch.arange(3).view(-1, 1) + torch.arange(3000)).remainder(2).float())
+
+
+@pytest.mark.parametrize("over_relaxation", [None, 1.8])
+@pytest.mark.parametrize("shape", [(1, 3, 1, 1), (1, 3, 1, 5), (2, 3, 2, 2), (1, 3, 7, 3), (2, 1, 12, 9)])
+def test_in_place_sweeps_match_the_functional_ones(shape, over_relaxation):
+    generator = torch.Generator().manual_seed(3)
+    fill, known = torch.rand(shape, generator=generator), torch.rand(shape, generator=generator)
+    free = 0.25 * torch.rand(shape[0], 1, *shape[2:], generator=generator)
+    expected = relax(fill, known, free, 6, _neighbour_sum, over_relaxation)
+    result = relax_in_place(fill, known, free, 6, over_relaxation)
+    assert result.is_contiguous() and not torch.equal(result, fill)
+    torch.testing.assert_close(result, expected, rtol=0, atol=2e-6)
+    assert torch.equal(relax(fill, known, free, 6, None, over_relaxation), result)  # None = these sweeps
+
+
+def test_the_fill_with_and_without_gradients_agrees():
+    image = torch.rand(2, 3, 37, 50, generator=torch.Generator().manual_seed(4))
+    mask = _square_mask(2, 37, 50, (5, 30, 8, 41))
+    options = {"smooth_iters": 8, "coarse_iters": 32, "over_relaxation": 1.8}
+    with torch.no_grad():
+        in_place = pyramid_fill(image, mask, **options)
+    functional = pyramid_fill(image.clone().requires_grad_(), mask, **options)
+    assert functional.requires_grad and not in_place.requires_grad
+    torch.testing.assert_close(in_place, functional.detach(), rtol=0, atol=1e-5)

@@ -80,8 +80,10 @@ def pyramid_fill(
         levels.append((F.avg_pool2d(c, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True)))
     c, w = levels[-1]
     fill = torch.where(w > 0, c / w.clamp_min(1e-12), torch.full_like(c, empty_value))
+    # the in-place sweeps (relax_in_place) where no gradient flows through the fill, the functional ones where one does
+    neighbour_sum = _neighbour_sum if torch.is_grad_enabled() and image.requires_grad else None
     for depth, (c, w) in reversed(list(enumerate(levels[:-1]))):  # depth 0 = the finest level
-        fill = fill_level(fill, c, w, depth, smooth_iters, coarse_iters, _neighbour_sum, over_relaxation)
+        fill = fill_level(fill, c, w, depth, smooth_iters, coarse_iters, neighbour_sum, over_relaxation)
     return torch.where(hole, fill, image)
 
 
@@ -136,8 +138,12 @@ def relax(
     red-black SOR, each colour of the :func:`checkerboard` in turn moved ``w`` times its Gauss-Seidel step.
     ``neighbour_sum(fill)`` is the sum of the 4 neighbours (a depthwise convolution in exported graphs).
 
+    ``neighbour_sum`` None: the same sweeps by :func:`relax_in_place` (eager mode only).
+
     Shapes: fill, known (N,C,h,w); free (N,1,h,w) -> (N,C,h,w).
     """
+    if neighbour_sum is None:
+        return relax_in_place(fill, known, free, sweeps, over_relaxation)
     if over_relaxation is None:
         for _ in range(sweeps):
             fill = torch.addcmul(known, free, neighbour_sum(fill))
@@ -148,6 +154,49 @@ def relax(
         for step in steps:
             fill = torch.addcmul(fill, step, torch.addcmul(known, free, neighbour_sum(fill)) - fill)
     return fill
+
+
+def relax_in_place(
+    fill: Tensor, known: Tensor, free: Tensor, sweeps: int, over_relaxation: float | None = None
+) -> Tensor:
+    """:func:`relax`'s sweeps (the same values up to float rounding) in 5 tensor ops per update instead of 8
+    and no indexing: at the coarse pyramid levels each op costs its overhead, not its arithmetic, and at
+    the fine ones its memory traffic (a 256 px ``sor8`` fill: about 24 -> 12 ms on 2 CPU cores).
+
+    The fill lives inside a zero-bordered buffer whose four shifted views (built once) are the neighbours;
+    the replicated border is folded into the per-cell factors (a border cell is its own neighbour outside
+    the picture, counted ``outside`` times), and each update is ``moved + keep * fill + pull * neighbours``
+    with those factors computed once per level. In-place writes: not for autograd or traced graphs.
+
+    Shapes: fill, known (N,C,h,w); free (N,1,h,w) -> (N,C,h,w).
+    """
+    n, c, h, w = fill.shape
+    buffer = fill.new_zeros(n, c, h + 2, w + 2)
+    inner = buffer[..., 1:-1, 1:-1]
+    inner.copy_(fill)
+    up, down, left, right = buffer[..., :-2, 1:-1], buffer[..., 2:, 1:-1], buffer[..., 1:-1, :-2], buffer[..., 1:-1, 2:]
+    outside = torch.zeros(h, w, dtype=fill.dtype, device=fill.device)
+    outside[0] += 1
+    outside[-1] += 1
+    outside[:, 0] += 1
+    outside[:, -1] += 1
+    if over_relaxation is None:  # Jacobi: every cell at once, from the previous sweep's neighbours
+        updates = [(known, free * outside, free)]
+    else:  # red-black SOR: fill + step * (known + free * neighbours - fill), one colour at a time
+        odd = checkerboard(fill)
+        updates = []
+        for colour in (1 - odd, odd):
+            step = over_relaxation * colour
+            pull = step * free
+            updates.append((step * known, 1 - step + pull * outside, pull))
+    neighbours, kept = torch.empty_like(fill), torch.empty_like(fill)
+    for _ in range(sweeps):
+        for moved, keep, pull in updates:
+            torch.add(up, down, out=neighbours)
+            neighbours.add_(left).add_(right)
+            torch.addcmul(moved, keep, inner, out=kept)
+            torch.addcmul(kept, pull, neighbours, out=inner)
+    return inner.clone()
 
 
 #: Prior values are kept this far inside (0, 1), so their logit is finite.
