@@ -174,3 +174,20 @@ def test_the_fill_with_and_without_gradients_agrees():
     functional = pyramid_fill(image.clone().requires_grad_(), mask, **options)
     assert functional.requires_grad and not in_place.requires_grad
     torch.testing.assert_close(in_place, functional.detach(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("box", [(3, 9, 4, 11), (4, 9, 4, 11), (0, 2, 0, 17), (11, 12, 16, 17)])
+def test_in_place_sweeps_relax_only_the_hole_box_and_agree(box):
+    generator = torch.Generator().manual_seed(5)
+    fill, known = torch.rand(2, 3, 12, 17, generator=generator), torch.rand(2, 3, 12, 17, generator=generator)
+    free = torch.zeros(2, 1, 12, 17)
+    free[1, :, box[0] : box[1], box[2] : box[3]] = 0.25  # odd and even box origins, borders, one cell
+    known = torch.where(free > 0, known, fill)  # a known cell's fill is its known value, as in fill_level
+    for over_relaxation in (None, 1.8):
+        expected = relax(fill, known, free, 5, _neighbour_sum, over_relaxation)
+        result = relax_in_place(fill, known, free, 5, over_relaxation)
+        torch.testing.assert_close(result, expected, rtol=1e-6, atol=1e-5)
+        outside = (free == 0).expand_as(fill).clone()
+        outside[..., max(box[0] - 1, 0) : box[1] + 1, max(box[2] - 1, 0) : box[3] + 1] = False
+        assert torch.equal(result[outside], fill[outside])  # never touched
+    assert torch.equal(relax_in_place(fill, known, torch.zeros_like(free), 5, 1.8), fill)

@@ -163,6 +163,57 @@ def relax_in_place(
     and no indexing: at the coarse pyramid levels each op costs its overhead, not its arithmetic, and at
     the fine ones its memory traffic (a 256 px ``sor8`` fill: about 24 -> 12 ms on 2 CPU cores).
 
+    On CPU only the hole's bounding box at this level is relaxed, with the ring of cells around it that
+    its neighbour sums read: the cells outside have nothing to move (``free`` = 0 there). A 64x64 hole in a
+    256 px picture: 12 -> 6 ms. On other devices the whole level (finding the box would cost a sync).
+
+    Shapes: fill, known (N,C,h,w); free (N,1,h,w) -> (N,C,h,w).
+    """
+    if fill.device.type != "cpu":
+        return _relax_buffered(fill, known, free, sweeps, over_relaxation)
+    box = _hole_box(free)
+    if box is None:  # no hole cell at this level
+        return fill.clone()
+    rows, cols = box
+    if (rows.stop - rows.start, cols.stop - cols.start) == tuple(fill.shape[-2:]):
+        return _relax_buffered(fill, known, free, sweeps, over_relaxation)
+    out = fill.clone()
+    out[..., rows, cols] = _relax_buffered(
+        fill[..., rows, cols],
+        known[..., rows, cols],
+        free[..., rows, cols],
+        sweeps,
+        over_relaxation,
+        odd_origin=(rows.start + cols.start) % 2 == 1,
+    )
+    return out
+
+
+def _hole_box(free: Tensor) -> tuple[slice, slice] | None:
+    """Rows and columns of the cells with ``free`` > 0 in any picture, grown by one cell on each side (within
+    the level); None when there are none. Shapes: free (N,1,h,w)."""
+    hole = free.amax(dim=(0, 1)) > 0
+    rows, cols = hole.any(1).nonzero().flatten(), hole.any(0).nonzero().flatten()
+    if rows.numel() == 0:
+        return None
+    h, w = hole.shape
+    return (
+        slice(max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, h)),
+        slice(max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, w)),
+    )
+
+
+def _relax_buffered(
+    fill: Tensor,
+    known: Tensor,
+    free: Tensor,
+    sweeps: int,
+    over_relaxation: float | None = None,
+    odd_origin: bool = False,
+) -> Tensor:
+    """The sweeps of :func:`relax_in_place` over the whole of ``fill``; ``odd_origin``: ``fill`` is a crop whose
+    first cell has an odd row + column in the level, so the checkerboard's colours swap.
+
     The fill lives inside a zero-bordered buffer whose four shifted views (built once) are the neighbours;
     the replicated border is folded into the per-cell factors (a border cell is its own neighbour outside
     the picture, counted ``outside`` times), and each update is ``moved + keep * fill + pull * neighbours``
@@ -184,6 +235,8 @@ def relax_in_place(
         updates = [(known, free * outside, free)]
     else:  # red-black SOR: fill + step * (known + free * neighbours - fill), one colour at a time
         odd = checkerboard(fill)
+        if odd_origin:
+            odd = 1 - odd
         updates = []
         for colour in (1 - odd, odd):
             step = over_relaxation * colour
