@@ -7,6 +7,7 @@ throughput on a GPU when one is available. Peak memory: CPU resident-set growth 
 ``photo-blocks``, has the zoo's largest architecture (speed does not depend on the style).
 
     python benchmarks/inference.py [--model photo-center] [--out benchmarks/results/inference]
+    python benchmarks/inference.py --retain-freed-memory --out benchmarks/results/inference-retained
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from inpaintlab import load
+from inpaintlab.serve.memory import retain_freed_memory
 
 
 def median_ms(fn, repeats: int, warmup: int = 2) -> float:
@@ -57,7 +59,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/inference"))
+    parser.add_argument("--retain-freed-memory", action="store_true",
+                        help="keep freed memory in the process first, as `inpaintlab serve` does (glibc)")
     args = parser.parse_args()
+    if args.retain_freed_memory and not retain_freed_memory():
+        parser.error("--retain-freed-memory needs glibc's mallopt")
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     rows = []
@@ -105,7 +111,8 @@ def main() -> None:
                      "images_per_s": round(batch / ms * 1e3, 1),
                      "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)})
 
-    meta = {"model": cpu.name, "machine": f"{platform.machine()} {cpu_model()}".strip(), "torch": torch.__version__}
+    meta = {"model": cpu.name, "machine": f"{platform.machine()} {cpu_model()}".strip(), "torch": torch.__version__,
+            "retain_freed_memory": args.retain_freed_memory}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = ["| case | device | median ms | peak memory |", "|---|---|---|---|"]

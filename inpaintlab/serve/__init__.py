@@ -6,7 +6,8 @@ Needs the ``serve`` extra (``pip install 'inpaintlab[serve]'``: FastAPI, uvicorn
     >>> app = create_app(model="monet-blocks", device="cpu")
 
 Modules: ``app`` (routes), ``pool`` (models loaded once, one fill at a time), ``limits`` (upload size,
-picture decoding), ``server`` (the command), ``static/`` (the page: HTML, CSS, JS; no build step).
+picture decoding), ``server`` (the command), ``memory`` (the server keeps freed memory: faster CPU fills),
+``static/`` (the page: HTML, CSS, JS; no build step).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from inpaintlab.serve.memory import retain_freed_memory
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -36,6 +38,7 @@ def serve(
         raise ImportError(missing_extra_message(err)) from None
     if not 0 < port < 65536:
         raise ValueError(f"--port must be 1..65535, got {port}")
+    retain_freed_memory()  # fills reuse freed memory instead of faulting it in again (serve/memory.py)
     print(f"inpaintlab serve: loading {model} on {device or 'the default device'} ...", file=sys.stderr, flush=True)
     app = create_app(
         model, device, max_upload_mb=max_upload_mb, max_pixels=int(max_megapixels * 1e6), preload=True
