@@ -159,7 +159,7 @@ def relax(
 def relax_in_place(
     fill: Tensor, known: Tensor, free: Tensor, sweeps: int, over_relaxation: float | None = None
 ) -> Tensor:
-    """:func:`relax`'s sweeps (the same values up to float rounding) in 5 tensor ops per update instead of 8
+    """:func:`relax`'s sweeps (the same values up to float rounding) in 5 tensor ops per update instead of 7
     and no indexing: at the coarse pyramid levels each op costs its overhead, not its arithmetic, and at
     the fine ones its memory traffic (a 256 px ``sor8`` fill: about 24 -> 12 ms on 2 CPU cores).
 
