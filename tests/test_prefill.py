@@ -191,3 +191,12 @@ def test_in_place_sweeps_relax_only_the_hole_box_and_agree(box):
         outside[..., max(box[0] - 1, 0) : box[1] + 1, max(box[2] - 1, 0) : box[3] + 1] = False
         assert torch.equal(result[outside], fill[outside])  # never touched
     assert torch.equal(relax_in_place(fill, known, torch.zeros_like(free), 5, 1.8), fill)
+
+
+def test_a_trace_of_the_fill_follows_the_hole_it_is_given():
+    image = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(6))
+    traced_with, other = _square_mask(1, 24, 24, (2, 6, 3, 9)), _square_mask(1, 24, 24, (12, 22, 10, 20))
+    options = {"smooth_iters": 4, "coarse_iters": 16, "over_relaxation": 1.8}
+    with torch.no_grad():
+        traced = torch.jit.trace(lambda i, m: pyramid_fill(i, m, **options), (image, traced_with), check_trace=False)
+        torch.testing.assert_close(traced(image, other), pyramid_fill(image, other, **options), rtol=0, atol=1e-5)

@@ -80,8 +80,10 @@ def pyramid_fill(
         levels.append((F.avg_pool2d(c, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True)))
     c, w = levels[-1]
     fill = torch.where(w > 0, c / w.clamp_min(1e-12), torch.full_like(c, empty_value))
-    # the in-place sweeps (relax_in_place) where no gradient flows through the fill, the functional ones where one does
-    neighbour_sum = _neighbour_sum if torch.is_grad_enabled() and image.requires_grad else None
+    # the in-place sweeps (relax_in_place) in plain eager runs; the functional ones where a gradient flows through
+    # the fill, or in a trace or compiled graph (which would record one picture's hole box as a constant)
+    traced = torch.jit.is_tracing() or torch.compiler.is_compiling()
+    neighbour_sum = _neighbour_sum if traced or (torch.is_grad_enabled() and image.requires_grad) else None
     for depth, (c, w) in reversed(list(enumerate(levels[:-1]))):  # depth 0 = the finest level
         fill = fill_level(fill, c, w, depth, smooth_iters, coarse_iters, neighbour_sum, over_relaxation)
     return torch.where(hole, fill, image)
