@@ -200,3 +200,20 @@ def test_a_trace_of_the_fill_follows_the_hole_it_is_given():
     with torch.no_grad():
         traced = torch.jit.trace(lambda i, m: pyramid_fill(i, m, **options), (image, traced_with), check_trace=False)
         torch.testing.assert_close(traced(image, other), pyramid_fill(image, other, **options), rtol=0, atol=1e-5)
+
+
+def test_a_compiled_fill_is_one_graph():
+    image = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(7))
+    mask = _square_mask(1, 20, 20, (3, 9, 5, 14))
+    options = {"smooth_iters": 2, "coarse_iters": 4, "over_relaxation": 1.8}
+    compiled = torch.compile(lambda i, m: pyramid_fill(i, m, **options), backend="eager", fullgraph=True)
+    with torch.no_grad():  # the in-place sweeps' hole box would break the graph (data-dependent sizes)
+        torch.testing.assert_close(compiled(image, mask), pyramid_fill(image, mask, **options), rtol=0, atol=1e-5)
+
+
+def test_half_precision_fills_are_finite():
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(8))
+    mask = _square_mask(1, 16, 16, (4, 12, 4, 12))
+    half = pyramid_fill(image.half(), mask.half(), over_relaxation=1.8)
+    assert half.dtype == torch.float16 and torch.isfinite(half).all()
+    torch.testing.assert_close(half.float(), pyramid_fill(image, mask, over_relaxation=1.8), rtol=0, atol=1e-2)

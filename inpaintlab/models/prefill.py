@@ -79,7 +79,8 @@ def pyramid_fill(
         c, w = levels[-1]
         levels.append((F.avg_pool2d(c, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True)))
     c, w = levels[-1]
-    fill = torch.where(w > 0, c / w.clamp_min(1e-12), torch.full_like(c, empty_value))
+    # the smallest normal number of the dtype, not 1e-12 (0 in float16, which made every fill NaN)
+    fill = torch.where(w > 0, c / w.clamp_min(torch.finfo(w.dtype).tiny), torch.full_like(c, empty_value))
     # the in-place sweeps (relax_in_place) in plain eager runs; the functional ones where a gradient flows through
     # the fill, or in a trace or compiled graph (which would record one picture's hole box as a constant)
     traced = torch.jit.is_tracing() or torch.compiler.is_compiling()
@@ -124,7 +125,7 @@ def fill_level(
     Shapes: fill (N,C,h',w'), color (N,C,h,w), weight (N,1,h,w) -> (N,C,h,w).
     """
     sweeps = smooth_iters if coarse_iters is None else min(coarse_iters, smooth_iters * 2**depth)
-    known = weight * (color / weight.clamp_min(1e-12))  # a cell's own average, weighted by its known share
+    known = weight * (color / weight.clamp_min(torch.finfo(weight.dtype).tiny))  # own average x known share
     fill = F.interpolate(fill, size=color.shape[-2:], mode="bilinear", align_corners=False)
     fill = known + (1 - weight) * fill
     return relax(fill, known, 0.25 * (1 - weight), sweeps, neighbour_sum, over_relaxation)
@@ -140,7 +141,8 @@ def relax(
     red-black SOR, each colour of the :func:`checkerboard` in turn moved ``w`` times its Gauss-Seidel step.
     ``neighbour_sum(fill)`` is the sum of the 4 neighbours (a depthwise convolution in exported graphs).
 
-    ``neighbour_sum`` None: the same sweeps by :func:`relax_in_place` (eager mode only).
+    ``neighbour_sum`` None: the same sweeps by :func:`relax_in_place` (eager mode only; its precondition,
+    which :func:`fill_level` meets: ``fill`` equals ``known`` wherever ``free`` is 0).
 
     Shapes: fill, known (N,C,h,w); free (N,1,h,w) -> (N,C,h,w).
     """
@@ -167,7 +169,10 @@ def relax_in_place(
 
     On CPU only the hole's bounding box at this level is relaxed, with the ring of cells around it that
     its neighbour sums read: the cells outside have nothing to move (``free`` = 0 there). A 64x64 hole in a
-    256 px picture: 12 -> 6 ms. On other devices the whole level (finding the box would cost a sync).
+    256 px picture: 12 -> 8.6 ms. On other devices the whole level (finding the box would cost a sync).
+    Precondition (as :func:`fill_level` leaves it): ``fill`` equals ``known`` wherever ``free`` is 0; the
+    functional sweeps would move such cells to ``known``, these leave them as they are. Not for
+    ``torch.func.vmap`` (the box depends on the data).
 
     Shapes: fill, known (N,C,h,w); free (N,1,h,w) -> (N,C,h,w).
     """
