@@ -17,6 +17,7 @@ import json
 import platform
 import resource
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,9 @@ import torch
 
 from inpaintlab import load
 from inpaintlab.serve.memory import retain_freed_memory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name
 
 
 def median_ms(fn, repeats: int, warmup: int = 2) -> float:
@@ -40,17 +44,6 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main() -> None:
@@ -111,7 +104,7 @@ def main() -> None:
                      "images_per_s": round(batch / ms * 1e3, 1),
                      "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)})
 
-    meta = {"model": cpu.name, "machine": f"{platform.machine()} {cpu_model()}".strip(), "torch": torch.__version__,
+    meta = {"model": cpu.name, "machine": f"{platform.machine()} {cpu_name()}".strip(), "torch": torch.__version__,
             "retain_freed_memory": args.retain_freed_memory}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

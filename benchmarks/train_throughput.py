@@ -31,8 +31,8 @@ import argparse
 import importlib
 import inspect
 import json
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +45,9 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from inpaintlab.masks import BlockMasks
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "examples" / "configs" / "photo-center.yaml"
@@ -121,16 +124,6 @@ class DeviceBatches(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         return self.batches[i % len(self.batches)]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _sync(device: str) -> None:
