@@ -342,9 +342,10 @@ class GpuRun:
         derived = run_dir / "config.gpu.yaml"
         derived.write_text(yaml.safe_dump(config, sort_keys=False))
         cmd = [sys.executable, "-m", "inpaintlab.cli", "fit", "-c", str(derived)]
+        before = gf.run_folders(run_dir / "ckpt")  # the fit writes into a new ckpt/version_N
         record["rc"] = self.run_cmd(f"fit {name}", cmd, share + self.plan["grace_s"], run_dir / "fit.log")
         record["val"] = gf.read_val_metrics(run_dir / "logs")
-        ckpts = sorted((run_dir / "ckpt").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+        ckpts = gf.fit_checkpoints(run_dir / "ckpt", before)
         record["checkpoints"] = [p.name for p in ckpts]
         if not ckpts:
             record.update(status="failed", end_s=self.now(), log_tail=self.tail(run_dir / "fit.log"))

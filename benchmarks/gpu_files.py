@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tarfile
 from pathlib import Path
 
@@ -19,6 +20,9 @@ PLAN_KEYS = ("budget_s", "finish_s", "min_phase_s", "startup_s", "grace_s", "pro
 THROUGHPUT_KEYS = ("recipe", "seconds", "warmup", "variants", "timeout_s", "stylize_recipe", "stylize_variants",
                    "stylize_seconds", "stylize_timeout_s")  # fmt: skip
 LOGS_MAX_BYTES = 4 * gb.MIB
+
+
+_RUN_FOLDER = re.compile(r"^version_\d+$")
 
 
 def load_plan(path: Path, tiny: bool) -> dict:
@@ -80,6 +84,23 @@ def count_train_images(config: dict, task: str) -> int:
     else:
         n = count(args.get("train_dir")) + sum(count(d) for d in args.get("extra_train_dirs") or [])
     return max(1, min(n, args["limit_train"]) if args.get("limit_train") else n)
+
+
+def run_folders(base: Path) -> set[str]:
+    """The names of the ``version_N`` run folders under a recipe's ``checkpoint.dirpath``: every ``inpaintlab
+    fit`` writes its checkpoints into a new one (``inpaintlab.lightning_cli.run_folder``)."""
+    if not base.is_dir():
+        return set()
+    return {p.name for p in base.iterdir() if _RUN_FOLDER.match(p.name) and p.is_dir() and not p.is_symlink()}
+
+
+def fit_checkpoints(base: Path, before: set[str]) -> list[Path]:
+    """The checkpoints (oldest first) of the fit that ran since ``before = run_folders(base)``: those in the
+    newest run folder it made; none when it made none."""
+    new = sorted(run_folders(base) - before, key=lambda name: int(name.rpartition("_")[2]))
+    if not new:
+        return []
+    return sorted((base / new[-1]).glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
 
 
 def read_val_metrics(log_dir: Path) -> list[dict]:

@@ -21,7 +21,7 @@ with warm-up, FID, grids and ``init_from`` off, so every step has one D and one 
   to a training epoch of the photo set (2500 / 200 images). Without ``--fid-weights`` the Inception network
   has random weights: same cost, meaningless values.
 
-A CycleGAN recipe (data ``UnpairedDataModule``) gets batches ``{"photo", "monet"}``; its images/s count
+A CycleGAN recipe (data a ``StylizeDataModule``) gets batches ``{"photo", "monet"}``; its images/s count
 photo+painting pairs. Results go to ``<out>/train_throughput-<tag>.json`` and ``.md``.
 """
 
@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from inpaintlab.masks import BlockMasks
+from inpaintlab.tasks.stylize import StylizeDataModule
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_name
@@ -94,8 +95,12 @@ class Recipe:
         self.model_class = getattr(importlib.import_module(module), name)
         self.params = set(inspect.signature(self.model_class).parameters)
         self.init_args = {**(model.get("init_args") or {}), **(overrides or {})}
-        data_class = str((config.get("data") or {}).get("class_path", ""))
-        self.unpaired = data_class.rsplit(".", 1)[-1] == "UnpairedDataModule"
+        data_path = str((config.get("data") or {}).get("class_path", ""))
+        data_module, _, data_name = data_path.rpartition(".")
+        data_class = getattr(importlib.import_module(data_module), data_name) if data_module else None
+        # by class, not by name: the stylize data module was renamed once, and this test then fed a CycleGAN
+        # inpainting batches (KeyError: 'photo')
+        self.unpaired = isinstance(data_class, type) and issubclass(data_class, StylizeDataModule)
 
     def build(self, **overrides):
         wanted = {**self.init_args, **MEASURE_OVERRIDES, **overrides}

@@ -339,6 +339,43 @@ def test_val_metrics_are_read_from_the_csv_logs(tmp_path):
         {"epoch": 0, "step": 10, "val/psnr_hole": 21.5}, {"epoch": 1, "step": 20, "val/psnr_hole": 22.25}]
 
 
+def test_fit_checkpoints_are_those_of_the_run_folder_the_fit_made(tmp_path):
+    """The driver finds a fit's checkpoints in the version_N folder that fit made (lightning_cli's layout), not
+    in an earlier run's, and none when the fit wrote none (the dry run once found none: it looked in ckpt/)."""
+    import os
+
+    from inpaintlab.lightning_cli import point_latest, run_folder
+
+    base = tmp_path / "ckpt"
+    assert gpu_files.run_folders(base) == set()
+    earlier = run_folder(base)
+    (earlier / "best.ckpt").write_bytes(b"earlier run")
+    point_latest(earlier)
+    before = gpu_files.run_folders(base)
+    assert before == {"version_0"}  # the latest link is not a run folder
+    assert gpu_files.fit_checkpoints(base, before) == []  # the fit made no folder (it failed at once)
+    made = run_folder(base)
+    assert gpu_files.fit_checkpoints(base, before) == []  # it made one but wrote no checkpoint
+    for i, name in enumerate(["e001.ckpt", "e000.ckpt", "best.ckpt"]):
+        (made / name).write_bytes(b"x")
+        os.utime(made / name, (1_000_000 + i, 1_000_000 + i))
+    point_latest(made)
+    assert [p.parent.name for p in gpu_files.fit_checkpoints(base, before)] == ["version_1"] * 3
+    assert [p.name for p in gpu_files.fit_checkpoints(base, before)] == ["e001.ckpt", "e000.ckpt", "best.ckpt"]
+
+
+def test_throughput_feeds_unpaired_batches_to_the_stylize_recipe():
+    """train_throughput.py tells a CycleGAN recipe by its data class (a StylizeDataModule), so the GPU run's
+    stylize throughput gets {photo, monet} batches (it once fed it inpainting batches: KeyError 'photo')."""
+    import train_throughput
+
+    stylize = train_throughput.Recipe(REPO / "examples" / "configs" / "gpu" / "cyclegan-monet.yaml")
+    inpaint = train_throughput.Recipe(REPO / "examples" / "configs" / "photo-center.yaml")
+    assert stylize.unpaired and not inpaint.unpaired
+    assert set(train_throughput.DeviceBatches(1, 2, 8, "cpu", stylize.unpaired)[0]) == {"photo", "monet"}
+    assert {"image", "mask"} <= set(train_throughput.DeviceBatches(1, 2, 8, "cpu", inpaint.unpaired)[0])
+
+
 def test_publish_writes_figures_and_respects_the_limits(tmp_path):
     run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(REPO / "benchmarks" / "gpu_plan.yaml", tiny=False))
     run.work.mkdir(parents=True)
