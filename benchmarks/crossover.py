@@ -8,7 +8,7 @@ its training resolution (``strategy="resize"``). The largest side where the full
 is the measured ``max_hole`` (a square hole's thickness is its side, in full-scale model pixels, which
 is what ``max_hole`` compares against).
 
-    python benchmarks/crossover.py --model runs/cpu-photo-universal/checkpoints/best.ckpt
+    python benchmarks/crossover.py --model runs/cpu-photo-universal/checkpoints/latest/best.ckpt
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def run_folders(base: Path) -> set[str]:
 
 def fit_checkpoints(base: Path, before: set[str]) -> list[Path]:
     """The checkpoints (oldest first) of the fit that ran since ``before = run_folders(base)``: those in the
-    newest run folder it made; none when it made none."""
+    newest run folder it made; none when it made none. A resumed fit makes no folder and would find none: the
+    driver never resumes (its work folder is new for each run, and no recipe sets ``ckpt_path``)."""
     new = sorted(run_folders(base) - before, key=lambda name: int(name.rpartition("_")[2]))
     if not new:
         return []

@@ -19,7 +19,7 @@ hole's high-frequency energy (squared Laplacian of the luminance) over the groun
 detail as the truth, a blur is well below 1.
 
     python benchmarks/quality.py                                     # 256 px, every val image
-    python benchmarks/quality.py --model photo-universal=runs/cpu-photo-universal/checkpoints/best.ckpt --limit 50
+    python benchmarks/quality.py --model photo-universal=runs/cpu-photo-universal/checkpoints/latest/best.ckpt --limit 50
     python benchmarks/quality.py --model photo-universal=x.safetensors --only-given --skip-opencv --device cuda
 
 writes ``quality.json`` and ``quality.md`` next to ``--out`` (the README's table). ``--model NAME=PATH``

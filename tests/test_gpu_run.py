@@ -281,14 +281,20 @@ def _folder(path: Path, n: int) -> None:
         (path / f"{i:05d}.webp").write_bytes(b"x")
 
 
-def test_derived_recipe_points_at_the_pack_and_sizes_epochs_from_the_rate(tmp_path):
+def _run_with_data(tmp_path):
+    """A GpuRun of the shipped plan with an unpacked (empty-file) data set and a measured inpainting rate,
+    and its phases by name."""
     run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(REPO / "benchmarks" / "gpu_plan.yaml", tiny=False))
     for name, n in (("photo/train", 1000), ("photo/val", 20), ("monet/train", 500), ("monet/val", 10)):
         _folder(run.data / name, n)
     run.fid_weights, run.settings = None, {"precision": "bf16-mixed", "channels_last": True, "compile": False}
     run.figures["throughput"]["inpaint"] = {"variants": [
         {"precision": "bf16-mixed", "channels_last": True, "compile": False, "batch_size": 16, "images_per_s": 1000.0}]}
-    phases = {p["name"]: {**p, "config_used": p.get("fallback") or p["config"]} for p in run.plan["phases"]}
+    return run, {p["name"]: {**p, "config_used": p.get("fallback") or p["config"]} for p in run.plan["phases"]}
+
+
+def test_derived_recipe_points_at_the_pack_and_sizes_epochs_from_the_rate(tmp_path):
+    run, phases = _run_with_data(tmp_path)
     config, info = run.derive(phases["photo-universal"], share=130, parallel=True)
     assert config["data"]["init_args"]["train_dir"] == str(run.data / "photo" / "train")
     assert config["data"]["init_args"]["gpu_cache"] is True
@@ -362,6 +368,38 @@ def test_fit_checkpoints_are_those_of_the_run_folder_the_fit_made(tmp_path):
     point_latest(made)
     assert [p.parent.name for p in gpu_files.fit_checkpoints(base, before)] == ["version_1"] * 3
     assert [p.name for p in gpu_files.fit_checkpoints(base, before)] == ["e001.ckpt", "e000.ckpt", "best.ckpt"]
+
+
+def test_fit_takes_the_checkpoint_of_the_run_folder_the_cli_made(tmp_path, monkeypatch):
+    """GpuRun.fit finds what `inpaintlab fit` wrote (a new ckpt/version_N, lightning_cli's layout), not an
+    earlier run's file, and fails a fit that wrote none (it once looked in ckpt/ itself: every phase failed)."""
+    from inpaintlab.lightning_cli import point_latest, run_folder
+
+    run, phases = _run_with_data(tmp_path)
+    phase = {**phases["photo-universal"], "export": None}
+    base = run.work / "photo-universal" / "ckpt"
+    earlier = run_folder(base)
+    (earlier / "best.ckpt").write_bytes(b"an earlier run")
+    point_latest(earlier)
+
+    def cli_fit(what, cmd, timeout, log_path):  # what a fit leaves behind, as the CLI lays it out
+        assert cmd[-3:-1] == ["fit", "-c"]
+        folder = run_folder(base)
+        (folder / "best.ckpt").write_bytes(b"this run")
+        point_latest(folder)
+        return 0
+
+    monkeypatch.setattr(run, "run_cmd", cli_fit)
+    run.fit(phase, share=130, parallel=False)
+    assert run.figures["phases"]["photo-universal"]["status"] == "trained"
+    assert run.best["photo-universal"] == base / "version_1" / "best.ckpt"
+
+    monkeypatch.setattr(run, "run_cmd", lambda what, cmd, timeout, log_path: 0)  # a fit that wrote nothing
+    del run.best["photo-universal"]
+    run.fit(phase, share=130, parallel=False)
+    assert run.figures["phases"]["photo-universal"]["status"] == "failed"
+    assert "photo-universal" not in run.best
+    assert any("photo-universal: no checkpoint" in e for e in run.figures["errors"])
 
 
 def test_throughput_feeds_unpaired_batches_to_the_stylize_recipe():
