@@ -84,6 +84,12 @@ def parse_variant(spec: str, default_batch: int) -> dict:
     }  # fmt: skip
 
 
+def _import_class(class_path: str):
+    """``"package.module.Name"`` -> the object (ImportError / AttributeError when there is none)."""
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 class Recipe:
     """A recipe's model class and init_args, and whether it trains on unpaired photo/Monet batches."""
 
@@ -91,13 +97,11 @@ class Recipe:
         config = yaml.safe_load(Path(path).read_text())
         self.path = Path(path)
         model = config["model"]
-        module, _, name = model["class_path"].rpartition(".")
-        self.model_class = getattr(importlib.import_module(module), name)
+        self.model_class = _import_class(model["class_path"])
         self.params = set(inspect.signature(self.model_class).parameters)
         self.init_args = {**(model.get("init_args") or {}), **(overrides or {})}
         data_path = str((config.get("data") or {}).get("class_path", ""))
-        data_module, _, data_name = data_path.rpartition(".")
-        data_class = getattr(importlib.import_module(data_module), data_name) if data_module else None
+        data_class = _import_class(data_path) if "." in data_path else None
         # by class, not by name: the stylize data module was renamed once, and this test then fed a CycleGAN
         # inpainting batches (KeyError: 'photo')
         self.unpaired = isinstance(data_class, type) and issubclass(data_class, StylizeDataModule)
