@@ -1,10 +1,10 @@
 """One GPU run from start to finish, inside a wall-clock budget, with partial results in $OUT at every step.
 
-    bash benchmarks/gpu_run.sh                      # on the GPU machine (installs the carried wheels first)
-    OUT=/tmp/fake-out nice -n 19 .venv/bin/python benchmarks/gpu_driver.py --tiny --allow-fallback \
+    bash tools/gpu_run/gpu_run.sh                      # on the GPU machine (installs the carried wheels first)
+    OUT=/tmp/fake-out nice -n 19 .venv/bin/python tools/gpu_run/gpu_driver.py --tiny --allow-fallback \
         --pack /tmp/gpu-tiny/data.zip              # the CPU dry run: same phases, tiny models, 32 px
 
-Steps (``benchmarks/gpu_plan.yaml`` says which recipes, weights and times): unpack the data pack
+Steps (``tools/gpu_run/gpu_plan.yaml`` says which recipes, weights and times): unpack the data pack
 (``gpu_pack.py``) and check the imports; measure training throughput (``train_throughput.py``, alone on
 the GPU); train the plan's phases with ``inpaintlab fit -c <derived recipe>`` in lanes that run side by
 side (each fit gets ``max_time`` and ``max_epochs`` from its share and the measured rate, FID off unless
@@ -35,9 +35,10 @@ from pathlib import Path
 
 import yaml
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
+TOOL = Path(__file__).resolve().parent
+REPO = TOOL.parents[1]
+BENCH = REPO / "benchmarks"  # train_throughput.py and quality.py, which the run calls
+sys.path.insert(0, str(TOOL))
 import gpu_budget as gb  # noqa: E402
 import gpu_files as gf  # noqa: E402
 import gpu_pack  # noqa: E402
@@ -362,7 +363,7 @@ class GpuRun:
 
     def pick_snapshot(self, phase: dict, ckpts: list[Path]) -> Path | None:
         run_dir = self.work / phase["name"]
-        cmd = [sys.executable, str(BENCH / "gpu_checks.py"), "--photo-val", str(self.data / "photo/val"),
+        cmd = [sys.executable, str(TOOL / "gpu_checks.py"), "--photo-val", str(self.data / "photo/val"),
                "--monet-val", str(self.data / "monet/val"), "--device", self.device, "--out", str(run_dir / "scores.json")]
         for p in ckpts:
             cmd += ["--ckpt", str(p)]
@@ -484,7 +485,7 @@ def recipe_classes(path: Path) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--plan", type=Path, default=BENCH / "gpu_plan.yaml")
+    parser.add_argument("--plan", type=Path, default=TOOL / "gpu_plan.yaml")
     parser.add_argument("--pack", type=Path, default=REPO / ".gpu" / "data.zip")
     parser.add_argument("--out", type=Path, default=os.environ.get("OUT"), help="the folder that comes back (default $OUT)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/inpaintlab-gpu"), help="scratch folder (runs, data)")
@@ -504,7 +505,7 @@ def main(argv=None) -> int:
             parser.error(f"--work {work} is not empty and not an earlier run's scratch folder; pass an empty or new folder")
         shutil.rmtree(work)  # a fresh scratch folder: nothing of an earlier run is mistaken for this one's
     work.mkdir(parents=True)
-    (work / WORK_MARKER).write_text("scratch folder of benchmarks/gpu_driver.py; deleted by its next run\n")
+    (work / WORK_MARKER).write_text("scratch folder of tools/gpu_run/gpu_driver.py; deleted by its next run\n")
     run = GpuRun(args, gf.load_plan(args.plan, args.tiny))
     signal.signal(signal.SIGTERM, run.kill_children)
     return run.main()

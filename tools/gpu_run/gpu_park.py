@@ -5,10 +5,10 @@ The device tool sends the tracked tree plus the carried paths, 64 MiB in all. Th
 alone. The GPU run does not use those files: it trains its own, evaluates them with ``quality.py
 --only-given``, and ``gpu_checks.py`` needs only the style classifier, which stays. So, before the pack::
 
-    python benchmarks/gpu_park.py park      # moves them to .gpu-parked/ (git-ignored: they stay on this machine)
-    python benchmarks/gpu_pack.py           # sizes the data pack to the tree without them
-    # run(command="bash benchmarks/gpu_run.sh", carry=[".gpu"], timeout_s=560)
-    python benchmarks/gpu_park.py unpark    # moves them back, each checked against checkpoints.yaml's sha256
+    python tools/gpu_run/gpu_park.py park      # moves them to .gpu-parked/ (git-ignored: they stay on this machine)
+    python tools/gpu_run/gpu_pack.py           # sizes the data pack to the tree without them
+    # run(command="bash tools/gpu_run/gpu_run.sh", carry=[".gpu"], timeout_s=560)
+    python tools/gpu_run/gpu_park.py unpark    # moves them back, each checked against checkpoints.yaml's sha256
 
 ``park`` refuses to overwrite files already parked, and ``unpark`` refuses to overwrite a file in the tree
 that differs from the parked one, so neither loses a file. Both are atomic renames on one file system.
@@ -23,7 +23,7 @@ from pathlib import Path
 from inpaintlab.hub.download import sha256_file
 from inpaintlab.hub.registry import load_registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PARK_DIR = REPO / ".gpu-parked"
 HUB_FILES = REPO / "inpaintlab" / "hub" / "files"
 
@@ -50,7 +50,7 @@ def park(files: dict[str, str], hub: Path = HUB_FILES, parked: Path = PARK_DIR) 
     clash = [name for name in present if (parked / name).exists()]
     if clash:
         raise FileExistsError(
-            f"{parked} already holds {clash}: an earlier park was not undone; run `python benchmarks/gpu_park.py "
+            f"{parked} already holds {clash}: an earlier park was not undone; run `python tools/gpu_run/gpu_park.py "
             "unpark` first (it checks each file), then park again"
         )
     parked.mkdir(parents=True, exist_ok=True)

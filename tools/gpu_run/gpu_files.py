@@ -1,4 +1,4 @@
-"""File helpers of the GPU run (``benchmarks/gpu_driver.py``): the plan, the data pack's summary, image
+"""File helpers of the GPU run (``tools/gpu_run/gpu_driver.py``): the plan, the data pack's summary, image
 counts, val metrics from the CSV logs, fp16 weights, the logs archive and the closing summary."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def load_plan(path: Path, tiny: bool) -> dict:
             plan[key] = {**plan.get(key, {}), **value} if isinstance(value, dict) and key == "throughput" else value
     missing = [k for k in PLAN_KEYS if k not in plan] + [f"throughput.{k}" for k in THROUGHPUT_KEYS if k not in plan.get("throughput", {})]
     if missing:
-        raise ValueError(f"plan {path} lacks {', '.join(missing)} (benchmarks/gpu_plan.yaml has them all)")
+        raise ValueError(f"plan {path} lacks {', '.join(missing)} (tools/gpu_run/gpu_plan.yaml has them all)")
     plan["phases"] = [p for p in plan.get("phases", []) if p.get("enabled", True)]
     for p in plan["phases"]:
         missing = {"name", "task", "config"} - set(p)

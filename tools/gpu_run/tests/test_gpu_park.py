@@ -1,4 +1,4 @@
-"""benchmarks/gpu_park.py: the shipped inpainters' files leave the tree the device tool sends, and come back
+"""tools/gpu_run/gpu_park.py: the shipped inpainters' files leave the tree the device tool sends, and come back
 intact; nothing is overwritten on the way."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
+REPO = Path(__file__).resolve().parents[3]
+TOOL = REPO / "tools" / "gpu_run"
+sys.path.insert(0, str(TOOL))
 import gpu_pack  # noqa: E402
 import gpu_park  # noqa: E402
 

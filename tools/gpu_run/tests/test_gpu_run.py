@@ -1,4 +1,4 @@
-"""The GPU run's pure parts (benchmarks/gpu_budget.py, gpu_pack.py, gpu_driver.py): time shares, what
+"""The GPU run's pure parts (tools/gpu_run/gpu_budget.py, gpu_pack.py, gpu_driver.py): time shares, what
 comes back in $OUT, the data pack's round trip, the derived recipes. Synthetic data only; no GPU."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import torch
 import yaml
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
+REPO = Path(__file__).resolve().parents[3]
+TOOL = REPO / "tools" / "gpu_run"
+sys.path.insert(0, str(TOOL))
 import gpu_budget as gb  # noqa: E402
 import gpu_driver  # noqa: E402
 import gpu_files  # noqa: E402
@@ -246,25 +247,25 @@ def test_transfer_bytes_counts_tracked_and_unignored_files_and_the_carry(tmp_pat
 
 # ----------------------------------------------------------------------------------- the driver
 def _args(tmp_path, **kw) -> argparse.Namespace:
-    base = {"plan": REPO / "benchmarks" / "gpu_plan.yaml", "pack": tmp_path / "data.zip", "out": tmp_path / "out",
+    base = {"plan": TOOL / "gpu_plan.yaml", "pack": tmp_path / "data.zip", "out": tmp_path / "out",
             "work": tmp_path / "work", "budget_s": None, "device": "cuda", "tiny": False, "allow_fallback": True,
             "phases": None, "skip_throughput": False, "fid_weights": None}  # fmt: skip
     return argparse.Namespace(**{**base, **kw})
 
 
 def test_the_shipped_plan_names_existing_recipes_and_its_tiny_times():
-    plan = gpu_files.load_plan(REPO / "benchmarks" / "gpu_plan.yaml", tiny=False)
+    plan = gpu_files.load_plan(TOOL / "gpu_plan.yaml", tiny=False)
     for phase in plan["phases"]:
         assert (REPO / phase["config"]).is_file() or (REPO / phase["fallback"]).is_file(), phase["name"]
     assert {p["name"] for p in plan["phases"]} >= {"photo-universal", "monet-universal", "photo2monet"}
     assert plan["budget_s"] + 60 <= 600  # one device command runs at most 10 minutes
-    tiny = gpu_files.load_plan(REPO / "benchmarks" / "gpu_plan.yaml", tiny=True)
+    tiny = gpu_files.load_plan(TOOL / "gpu_plan.yaml", tiny=True)
     assert tiny["settings"]["precision"] == "32-true" and tiny["throughput"]["recipe"] == plan["throughput"]["recipe"]
     assert tiny["throughput"]["seconds"] < plan["throughput"]["seconds"]
 
 
 def test_load_plan_names_a_bad_phase_and_a_missing_key(tmp_path):
-    plan = yaml.safe_load((REPO / "benchmarks" / "gpu_plan.yaml").read_text())
+    plan = yaml.safe_load((TOOL / "gpu_plan.yaml").read_text())
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump({**plan, "phases": [{"name": "x", "task": "paint", "config": "a.yaml"}]}))
     with pytest.raises(ValueError, match="task"):
@@ -284,7 +285,7 @@ def _folder(path: Path, n: int) -> None:
 def _run_with_data(tmp_path):
     """A GpuRun of the shipped plan with an unpacked (empty-file) data set and a measured inpainting rate,
     and its phases by name."""
-    run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(REPO / "benchmarks" / "gpu_plan.yaml", tiny=False))
+    run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(TOOL / "gpu_plan.yaml", tiny=False))
     for name, n in (("photo/train", 1000), ("photo/val", 20), ("monet/train", 500), ("monet/val", 10)):
         _folder(run.data / name, n)
     run.fid_weights, run.settings = None, {"precision": "bf16-mixed", "channels_last": True, "compile": False}
@@ -402,20 +403,8 @@ def test_fit_takes_the_checkpoint_of_the_run_folder_the_cli_made(tmp_path, monke
     assert any("photo-universal: no checkpoint" in e for e in run.figures["errors"])
 
 
-def test_throughput_feeds_unpaired_batches_to_the_stylize_recipe():
-    """train_throughput.py tells a CycleGAN recipe by its data class (a StylizeDataModule), so the GPU run's
-    stylize throughput gets {photo, monet} batches (it once fed it inpainting batches: KeyError 'photo')."""
-    import train_throughput
-
-    stylize = train_throughput.Recipe(REPO / "examples" / "configs" / "gpu" / "cyclegan-monet.yaml")
-    inpaint = train_throughput.Recipe(REPO / "examples" / "configs" / "photo-center.yaml")
-    assert stylize.unpaired and not inpaint.unpaired
-    assert set(train_throughput.DeviceBatches(1, 2, 8, "cpu", stylize.unpaired)[0]) == {"photo", "monet"}
-    assert {"image", "mask"} <= set(train_throughput.DeviceBatches(1, 2, 8, "cpu", inpaint.unpaired)[0])
-
-
 def test_publish_writes_figures_and_respects_the_limits(tmp_path):
-    run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(REPO / "benchmarks" / "gpu_plan.yaml", tiny=False))
+    run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(TOOL / "gpu_plan.yaml", tiny=False))
     run.work.mkdir(parents=True)
     (run.work / "driver.log").write_text("hello\n")
     for i in range(9):
@@ -438,7 +427,7 @@ def test_publish_writes_figures_and_respects_the_limits(tmp_path):
 
 
 def test_logs_archive_is_bounded(tmp_path):
-    run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(REPO / "benchmarks" / "gpu_plan.yaml", tiny=False))
+    run = gpu_driver.GpuRun(_args(tmp_path), gpu_files.load_plan(TOOL / "gpu_plan.yaml", tiny=False))
     (run.work / "fit-a").mkdir(parents=True)
     (run.work / "fit-a" / "fit.log").write_bytes(b"line\n" * 200_000)  # 1 MB: only its end goes in
     gpu_files.write_logs(run.work, tmp_path / "logs.tar.gz")

@@ -1,8 +1,8 @@
 """Build what a GPU run carries (``.gpu/``, git-ignored): a compact data pack and the wheels that machine lacks.
 
-    python benchmarks/gpu_pack.py                 # .gpu/data.zip + .gpu/wheels/, sized to fit the 64 MiB transfer
-    python benchmarks/gpu_pack.py --check         # only the size arithmetic (exit 1 when over the limit)
-    python benchmarks/gpu_pack.py --limit 12 --pack /tmp/gpu-tiny/data.zip --no-wheels   # a tiny pack for dry runs
+    python tools/gpu_run/gpu_pack.py                 # .gpu/data.zip + .gpu/wheels/, sized to fit the 64 MiB transfer
+    python tools/gpu_run/gpu_pack.py --check         # only the size arithmetic (exit 1 when over the limit)
+    python tools/gpu_run/gpu_pack.py --limit 12 --pack /tmp/gpu-tiny/data.zip --no-wheels   # a tiny pack for dry runs
 
 The device tool sends the repository's tracked and untracked-not-ignored files plus the carried paths,
 64 MiB in all. The pack gets what the tree and the wheels leave (less ``--margin-mib``): every image of
@@ -16,7 +16,7 @@ bytes of overhead each (a tar's headers and padding cost 5 times that): ``manife
 per set its members and their original file names) and ``photo/train/00000.webp``... Members keep the
 sorted order of the original names, so val image ``i`` (and its fixed mask) is the same picture as on the
 CPU machine. ``unpack()`` checks every member's CRC and the manifest's counts;
-``benchmarks/gpu_driver.py`` unpacks it on the GPU machine.
+``tools/gpu_run/gpu_driver.py`` unpacks it on the GPU machine.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MIB = 2**20
 TRANSFER_LIMIT = 64 * MIB  # working tree + carried paths, per device call
 PACK_FORMAT = "inpaintlab-gpu-pack/1"
@@ -181,7 +181,7 @@ def read_manifest(path: Path) -> dict:
         with zipfile.ZipFile(path) as pack:
             manifest = json.loads(pack.read("manifest.json"))
     except (zipfile.BadZipFile, KeyError) as err:
-        raise ValueError(f"{path} is not a data pack from benchmarks/gpu_pack.py ({err}); rebuild it") from None
+        raise ValueError(f"{path} is not a data pack from tools/gpu_run/gpu_pack.py ({err}); rebuild it") from None
     if manifest.get("format") != PACK_FORMAT:
         raise ValueError(f"{path}: pack format {manifest.get('format')!r}, expected {PACK_FORMAT!r}")
     return manifest
@@ -292,7 +292,7 @@ def main(argv=None) -> int:
             print(f"{k:>10}: {v / MIB:7.2f} MiB")
         print(f"{'total':>10}: {total / MIB:7.2f} MiB of {TRANSFER_LIMIT / MIB:.0f} MiB ({'fits' if total <= TRANSFER_LIMIT else 'TOO LARGE'})")
         if total > TRANSFER_LIMIT:
-            print("the shipped inpainters' files do not travel: `python benchmarks/gpu_park.py park` moves them out of the tree")
+            print("the shipped inpainters' files do not travel: `python tools/gpu_run/gpu_park.py park` moves them out of the tree")
         return 0 if total <= TRANSFER_LIMIT else 1
 
     if not args.no_wheels:
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
         if budget <= 0:
             raise SystemExit(
                 f"the tree alone is {sizes['tree'] / MIB:.1f} MiB, no room for a pack in {TRANSFER_LIMIT / MIB:.0f} MiB: "
-                "run `python benchmarks/gpu_park.py park` (the shipped inpainters' files, which the GPU run does not use), "
+                "run `python tools/gpu_run/gpu_park.py park` (the shipped inpainters' files, which the GPU run does not use), "
                 "then this again"
             )
         print("transfer without the pack: " + ", ".join(f"{k} {v / MIB:.2f} MiB" for k, v in sizes.items()))

@@ -1,12 +1,12 @@
 """Score CycleGAN snapshots without FID: how Monet-like the style classifier finds the stylized val photos.
 
-    python benchmarks/gpu_checks.py --ckpt runs/x/e009.ckpt --ckpt runs/x/e019.ckpt \
+    python tools/gpu_run/gpu_checks.py --ckpt runs/x/e009.ckpt --ckpt runs/x/e019.ckpt \
         --photo-val data/photo/val --monet-val data/monet/val --out scores.json [--device cuda]
 
 For each snapshot: ``p_monet`` (the classifier's mean Monet probability over the stylized photo/val
 pictures), ``monet_share`` (the share it calls Monet), ``change`` (mean absolute pixel change from the
 photo) and the snapshot's val cycle L1 (from its checkpoint). ``baseline`` holds the same for the raw
-photos and for monet/val (what a perfect translator would approach). Used by ``benchmarks/gpu_driver.py``
+photos and for monet/val (what a perfect translator would approach). Used by ``tools/gpu_run/gpu_driver.py``
 with :func:`gpu_budget.pick_stylizer`; FID (torch-fidelity's Inception weights) replaces it where the
 weights are at hand. Public API only (``inpaintlab.load``, ``inpaintlab.api.load_model``).
 """
