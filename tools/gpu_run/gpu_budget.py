@@ -1,7 +1,7 @@
 """The pure parts of the GPU run (``tools/gpu_run/gpu_driver.py``): time shares, epoch counts, what comes back.
 
 No torch, no I/O except :func:`check_out_dir`: everything here is unit-tested on CPU
-(``tests/test_gpu_run.py``).
+(``tools/gpu_run/tests/test_gpu_run.py``).
 """
 
 from __future__ import annotations
