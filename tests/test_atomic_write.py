@@ -114,6 +114,11 @@ def test_a_folder_at_the_path_is_a_clear_error(tmp_path):
     assert names(tmp_path) == ["late.pt", "w.safetensors"] and folder.is_dir()
 
 
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*x\.bin: the folder .*nope does not exist"):
+        atomic_write(tmp_path / "nope" / "x.bin", b"data")
+
+
 # --------------------------------------------------------------------------------- leftovers
 
 

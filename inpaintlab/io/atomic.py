@@ -42,8 +42,14 @@ _OLD_SUFFIX = r"(?:[0-9a-f]{12}\.part|[a-z0-9_]{8}\.tmp|\d+\.[0-9a-f]{32}\.tmp)"
 
 @functools.cache
 def _host() -> str:
-    """This machine's name as it goes into a temporary name: letters, digits and '-', at most 40."""
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    """This machine as it goes into a temporary name (letters, digits and '-'): its name and, on Linux,
+    its process-id namespace, so that containers sharing a folder and a host name never judge each
+    other's process ids."""
+    name = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    try:
+        return f"{name}-{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:  # not Linux
+        return name
 
 
 def _folder_error(path: Path) -> IsADirectoryError:
@@ -113,6 +119,10 @@ def temp_file_beside(path: str | os.PathLike) -> Path:
             return tmp
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
+        except FileNotFoundError:
+            if path.parent.is_dir():
+                raise
+            raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist") from None
 
 
 def _fsync_file(path: Path) -> None:
@@ -184,7 +194,9 @@ def atomic_file(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
     _fsync_folder(path.parent)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | bytearray | memoryview, *, overwrite: bool = True) -> Path:
+def atomic_write(
+    path: str | os.PathLike, data: bytes | bytearray | memoryview, *, overwrite: bool = True
+) -> Path:
     """Write ``data`` to ``path`` all or nothing (:func:`atomic_file`); returns ``path``."""
     with atomic_file(path, overwrite=overwrite) as tmp, open(tmp, "wb") as out:
         out.write(data)
