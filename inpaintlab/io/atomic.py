@@ -12,9 +12,11 @@ configs, the ``latest`` link of a run) is written through this module:
   fsync'd: after a crash or a power cut a reader finds the old file or the new one, never half of one;
 * on an error or Ctrl-C the temporary file is removed. A writer killed outright (SIGKILL, out of memory,
   a power cut) cannot remove it, so each write first removes the leftovers of dead writers of the same
-  target: at once where the process named in the file name no longer runs on this machine, otherwise
-  (written on another machine sharing the folder, or by an older inpaintlab whose names carry no
-  process id, or a process id now reused) once the file is a day old. A live writer's file is left alone.
+  target: at once where the process named in the file name no longer runs (``<host>``, the host name and
+  the Linux pid namespace, says the id is one of this machine's), otherwise (written on another machine
+  sharing the folder, by an older inpaintlab whose names carry no process id, or a process id now
+  reused) once the file is a day old. A live writer's file is left alone (no writer leaves its file
+  untouched for a day).
 
 Finding leftovers lists the target's folder on every write (about 0.6 ms per thousand files).
 """
