@@ -33,6 +33,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from inpaintlab import cli
+from inpaintlab.io import atomic_symlink
 from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
 from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, BestAndLastCheckpoint
 
@@ -67,7 +68,7 @@ class RunConfigSaver(SaveConfigCallback):
         if self.multifile:
             self.parser.save(self.config, path, overwrite=True, multifile=True, **{keep_all: False})
         else:  # one file, written atomically: an interrupted start never leaves half a config.yaml
-            from inpaintlab.hub.download import atomic_write
+            from inpaintlab.io import atomic_write
 
             atomic_write(path, self.parser.dump(self.config, **{keep_all: False}).encode("utf-8"))
         self.already_saved = True
@@ -140,7 +141,7 @@ def point_latest(folder: str | os.PathLike) -> None:
     match = _VERSION.match(folder.name)
     if not match:
         return
-    latest, tmp = folder.parent / LATEST, folder.parent / f".{LATEST}.{os.getpid()}"
+    latest = folder.parent / LATEST
     if latest.is_symlink():
         current = _VERSION.match(os.readlink(latest))
         newer = current is not None and int(current.group(1)) >= int(match.group(1))
@@ -148,9 +149,7 @@ def point_latest(folder: str | os.PathLike) -> None:
             return  # already this folder, or a newer run with a checkpoint
     if not latest.exists() or latest.is_symlink():
         try:
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(folder.name, target_is_directory=True)
-            os.replace(tmp, latest)
+            atomic_symlink(latest, folder.name, target_is_directory=True)
         except OSError as err:  # a file system without symbolic links: the versions are still there
             log.warning("could not point %s at %s (%s)", latest, folder.name, err)
 

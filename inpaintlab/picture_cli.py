@@ -200,7 +200,7 @@ def _save_picture(picture, path: Path) -> None:
 
     from PIL import Image
 
-    from inpaintlab.hub.download import atomic_write
+    from inpaintlab.io import atomic_write
 
     buffer = io.BytesIO()
     picture.save(buffer, format=Image.registered_extensions()[path.suffix.lower()])

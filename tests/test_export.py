@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -223,3 +225,18 @@ def test_a_file_that_fails_its_check_replaces_nothing(tmp_path, monkeypatch):
         export_model(NAME, target, "torchscript", overwrite=True)
     assert target.read_bytes() == b"the previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # no temporary file left
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_an_export_gets_the_umask_mode_not_0600(tmp_path):
+    """An export replacing a file is readable as any new file is (it was 0600: tempfile.mkstemp's mode)."""
+    weights = save_weights(create_generator("unet.tiny").state_dict(), tmp_path / "w.safetensors", "unet.tiny")
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"the previous export")
+    old = os.umask(0o022)
+    try:
+        result = export_model(weights, target, "torchscript", overwrite=True)
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644 and result.bytes == target.stat().st_size
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "w.safetensors"]

@@ -7,6 +7,7 @@ them, and loads them back through the normal ``weights_path`` (torch-fidelity's
 
 from __future__ import annotations
 
+import os
 import urllib.error
 
 import numpy as np
@@ -200,6 +201,20 @@ def test_real_statistics_are_cached_on_disk_by_fingerprint(tmp_path):
     broken.update(fake, real=False)
     assert broken.compute()["fid"].item() == pytest.approx(first, rel=1e-12)
     assert not _metric(cache_dir=tmp_path, real_fingerprint=fingerprint)[0].needs_real_images
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_disk_cache_gets_the_umask_mode_and_leaves_no_temporary_file(tmp_path):
+    metric, _ = _metric(cache_dir=tmp_path, real_fingerprint="set")
+    metric.update(_images(8), real=True)
+    metric.update(_images(8, seed=1), real=False)
+    old = os.umask(0o027)
+    try:
+        metric.compute()
+    finally:
+        os.umask(old)
+    assert [p.name for p in tmp_path.iterdir()] == [metric.cache_path.name]
+    assert metric.cache_path.stat().st_mode & 0o777 == 0o640
 
 
 def test_partial_real_set_is_not_cached():

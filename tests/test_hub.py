@@ -416,6 +416,20 @@ def test_corrupt_cache_copy_without_another_source_is_an_offline_error_saying_so
     assert not cached.exists()
 
 
+def test_a_folder_at_the_cache_path_is_a_clear_error(server, monkeypatch):
+    monkeypatch.setattr(hub_cache, "shipped_dir", lambda: Path("/nonexistent"))
+    entry = make_entry(urls=[server.route("/tiny-test.safetensors", ("ok", PAYLOAD))])
+    cached = cache_path(entry)
+    cached.mkdir(parents=True)
+    with pytest.raises(IsADirectoryError, match="is a folder, so the file cannot be written there: remove or rename"):
+        fetch(entry, **FAST)
+    with pytest.raises(OfflineError, match=r"cache .*tiny-test\.safetensors: a folder, not the file \(remove it\)"):
+        fetch(entry, offline=True)
+    assert cached.is_dir() and list(cached.iterdir()) == []
+    cached.rmdir()  # the fix the messages name
+    assert fetch(entry, **FAST).read_bytes() == PAYLOAD
+
+
 def test_two_versions_of_one_file_name_share_the_cache(server):
     """Two registries (a newer version, two installs on one machine) with one file name: each version
     is cached by content, the first load of each works and neither deletes the other's file."""

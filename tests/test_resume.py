@@ -9,6 +9,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from inpaintlab.io import atomic
 from inpaintlab.masks import BlockMasks
 from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
 from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, atomic_torch_save, best_and_last_checkpoint
@@ -124,8 +125,10 @@ def test_a_failed_write_leaves_the_old_last_checkpoint_intact(tmp_path, monkeypa
     io_plugin.save_checkpoint(old, path)
     old_bytes = path.read_bytes()
 
-    real_fdopen = os.fdopen
-    monkeypatch.setattr(os, "fdopen", lambda *a, **k: _FailingFile(real_fdopen(*a, **k)))
+    def failing_open(*args, **kwargs):  # the file atomic_write writes to fails halfway
+        return _FailingFile(open(*args, **kwargs))
+
+    monkeypatch.setattr(atomic, "open", failing_open, raising=False)
     with pytest.raises(OSError, match="No space left"):
         io_plugin.save_checkpoint({"state_dict": {"w": torch.zeros(1000)}, "epoch": 2}, path)
     monkeypatch.undo()

@@ -13,12 +13,11 @@ for this machine's CPU that another CPU sharing the cache may not have.
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from pathlib import Path
 
 from inpaintlab.hub.cache import file_problem
-from inpaintlab.hub.download import atomic_write, create_temp
+from inpaintlab.io import atomic_write, temp_file_beside
 
 _PROVIDERS = ["CPUExecutionProvider"]
 
@@ -72,9 +71,7 @@ def _temp_beside(optimized: Path) -> Path | None:
     warning) where the folder cannot be written."""
     try:
         optimized.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = create_temp(optimized.parent, optimized.name)
-        os.close(fd)
-        return temp
+        return temp_file_beside(optimized)
     except OSError as err:
         warnings.warn(
             f"cannot keep the optimised ONNX graph in {optimized.parent} ({err}); running without",

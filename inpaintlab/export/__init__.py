@@ -11,6 +11,9 @@ Any generator of :mod:`inpaintlab.models` with the interface ``model(image, mask
 writing, the file is run (onnxruntime / ``torch.jit.load``) against the PyTorch model on a test
 picture at the traced size and, with ``dynamic``, at a second size, and the largest absolute
 difference is reported (:attr:`ExportResult.max_abs_diff`); above :data:`TOLERANCE` the export fails.
+The file is written and checked as a temporary file beside the output (:func:`inpaintlab.io.atomic_file`)
+that is renamed into place only then: a failed export never leaves a half-written file, and an
+existing file is only replaced on request.
 
     inpaintlab export monet-blocks --format onnx --dynamic            # -> monet-blocks.onnx
     inpaintlab export runs/x/best.ckpt --format torchscript -o x.pt
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from inpaintlab.export.formats import RUNNERS, SUFFIXES, WRITERS, atomic_write, halve_onnx_weights
+from inpaintlab.export.formats import RUNNERS, SUFFIXES, WRITERS, halve_onnx_weights
 from inpaintlab.export.graph import (
     DEFAULT_MAX_SIDE,
     InpaintGraph,
@@ -33,6 +36,7 @@ from inpaintlab.export.graph import (
     fixed_depth_pyramid_fill,
     pyramid_levels,
 )
+from inpaintlab.io import atomic_file
 
 FORMATS = tuple(WRITERS)
 TINY_CHECK_SIZE = (5, 3)  # a dynamic export is also checked at this size (where the model accepts it)
@@ -167,7 +171,12 @@ def export_model(
         if check:  # on the temporary file: a file that fails the check never replaces anything
             _check(graph, format, tmp, check_sizes, result, half_weights)
 
-    result.bytes = atomic_write(path, write, overwrite=overwrite)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another --output or pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path, overwrite=overwrite) as tmp:  # a file that fails the check replaces nothing
+        write(tmp)
+        result.bytes = tmp.stat().st_size
     result.seconds = time.perf_counter() - started
     return result
 

@@ -6,14 +6,13 @@ operations, so with ``dynamic`` the file takes any (N, H, W); what a trace canno
 branch on a size, so dynamic graphs are traced at an odd size (every "pad to a multiple" branch then
 takes its padding path, whose amount is recorded and is 0 where no padding is needed).
 
-Files are written to a temporary file in the target folder, fsync'd and renamed into place: a failed
-export never leaves a half-written file, and an existing file is only replaced on request.
+The writers here write to the path they are given; :func:`inpaintlab.export.export_model` hands them a
+temporary file that becomes the output only once the file is written and checked.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -144,35 +143,3 @@ RUNNERS: dict[str, Callable[[str | os.PathLike, Tensor, Tensor], Tensor]] = {
     "torchscript": run_torchscript,
 }
 SUFFIXES: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt"}
-
-
-def atomic_write(path: Path, write: Callable[[Path], None], overwrite: bool = False) -> int:
-    """``write(tmp)`` into a temporary file beside ``path``, fsync it, rename it to ``path``; returns its bytes.
-
-    Raises ``FileExistsError`` when ``path`` exists and ``overwrite`` is False.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another --output or pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        size = tmp.stat().st_size
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # persist the rename (not possible on every platform)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    except OSError:
-        pass
-    return size

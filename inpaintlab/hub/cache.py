@@ -137,7 +137,7 @@ def download_lock(path: Path) -> Iterator[None]:
 def _check_cached(path: Path, entry: CheckpointEntry, tried: list[str]) -> bool:
     """True if the cached copy is good; a bad one is removed (with a warning) and noted in ``tried``."""
     if not path.is_file():
-        tried.append(f"cache {path}: absent")
+        tried.append(f"cache {path}: " + ("a folder, not the file (remove it)" if path.is_dir() else "absent"))
         return False
     problem = file_problem(path, entry.sha256, entry.bytes)
     if problem is None:

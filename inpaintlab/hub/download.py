@@ -1,9 +1,9 @@
 """HTTP(S) download of one file: timeout, retries with backoff, mirrors, progress bar, SHA-256 check.
 
-Every download streams into a temporary file in the destination's directory (created with the
-umask's ordinary mode, like any other file the user writes), is hashed while it streams, fsync'd and
-renamed into place (``os.replace``) only once its size and hash are right, so a reader never sees a
-half-written or wrong file. Server errors, timeouts and cut-off transfers are retried; a wrong file,
+Every download streams into a temporary file in the destination's directory
+(:func:`inpaintlab.io.atomic_file`: the umask's ordinary mode, a killed download's leftover removed by
+the next one), is hashed while it streams, and is fsync'd and renamed into place only once its size
+and hash are right, so a reader never sees a half-written or wrong file. Server errors, timeouts and cut-off transfers are retried; a wrong file,
 an HTTP 4xx, an unknown host name and a TLS/SSL failure (a certificate problem does not go away by
 itself) fail at once. Only the standard library (``urllib``) talks HTTP.
 """
@@ -14,7 +14,6 @@ import hashlib
 import http.client
 import logging
 import os
-import secrets
 import socket
 import ssl
 import sys
@@ -26,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from inpaintlab.io import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -49,48 +50,6 @@ def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file (``hashlib.file_digest``: bounded memory)."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def create_temp(folder: Path, name: str) -> tuple[int, Path]:
-    """A new, empty temporary file ``<folder>/.<name>.<random>.part``: (fd, path).
-
-    Unlike ``tempfile.mkstemp`` (always 0600), the file gets the mode any file the user creates gets
-    (0666 minus the umask), so a cache or export shared by a group stays readable after the rename.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        path = folder / f".{name}.{secrets.token_hex(6)}.part"
-        try:
-            return os.open(path, flags, 0o666), path
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-
-
-def write_temp(path: Path, data: bytes) -> Path:
-    """``data`` in a new temporary file beside ``path`` (:func:`create_temp`), flushed and fsync'd: ready
-    to be renamed or linked into place. The caller removes it if it does not."""
-    fd, tmp = create_temp(path.parent, path.name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` all or nothing: a temporary file beside it (the umask's mode), fsync'd,
-    then renamed over ``path``. A crash or Ctrl-C leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    tmp = write_temp(path, data)
-    try:
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def download_url(
@@ -161,9 +120,8 @@ def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> 
             ) from None
         raise _Transient() from err
 
-    fd, tmp = create_temp(dest.parent, dest.name)
-    try:
-        with response, os.fdopen(fd, "wb") as out:
+    with response, atomic_file(dest) as tmp:
+        with open(tmp, "wb") as out:
             announced = response.headers.get("Content-Length")
             total = int(announced) if announced and announced.isdigit() else size
             digest, received = hashlib.sha256(), 0
@@ -185,8 +143,6 @@ def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> 
                         bar.update(len(block))
                 except (http.client.IncompleteRead, OSError) as err:  # cut off, reset, timed out
                     raise _Transient() from err
-            out.flush()
-            os.fsync(out.fileno())
         if announced and announced.isdigit() and received != int(announced):
             raise _Transient() from ConnectionError(f"transfer cut off: got {received} of {announced} bytes")
         actual = digest.hexdigest()
@@ -197,10 +153,7 @@ def _download_once(url: str, dest: Path, *, sha256, size, timeout, progress) -> 
                 "a truncated or different file; it was deleted. Run again, try another mirror "
                 "(INPAINTLAB_HUB_URL) or update inpaintlab"
             )
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
+    return dest
 
 
 def download_mirrors(

@@ -20,9 +20,10 @@ from typing import Any
 import yaml
 
 from inpaintlab.hub.cache import HUB_URL_ENV
-from inpaintlab.hub.download import sha256_file, write_temp
+from inpaintlab.hub.download import sha256_file
 from inpaintlab.hub.registry import NAME_PATTERN
 from inpaintlab.hub.weights import load_training_checkpoint, weights_bytes
+from inpaintlab.io import atomic_write
 
 TODO = "TODO"
 
@@ -86,7 +87,7 @@ def export_checkpoint(
     resolution = int(info.get("image_size") or 256)
     out_dir.mkdir(parents=True, exist_ok=True)
     metadata = {"name": name, "style": style, "mask": mask, "resolution": resolution, "weights": info["weights"]}
-    _write_new(weights, canonical_safetensors(weights_bytes(state_dict, arch, metadata)), force)
+    atomic_write(weights, canonical_safetensors(weights_bytes(state_dict, arch, metadata)), overwrite=force)
     digest, size = sha256_file(weights), weights.stat().st_size
 
     if urls is None:
@@ -125,7 +126,7 @@ def export_checkpoint(
             f"export of {name}: fill in {', '.join(todo)} before adding the entry to checkpoints.yaml",
             stacklevel=2,
         )
-    _write_new(snippet_path, snippet.encode("utf-8"), force)
+    atomic_write(snippet_path, snippet.encode("utf-8"), overwrite=force)
     return ExportResult(
         weights=weights, snippet_path=snippet_path, snippet=snippet, sha256=digest, bytes=size
     )
@@ -153,23 +154,3 @@ def canonical_safetensors(raw: bytes) -> bytes:
     text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors writes it
     return len(text).to_bytes(8, "little") + text + raw[8 + n :]
-
-
-def _write_new(path: Path, data: bytes, force: bool) -> None:
-    """Write ``data`` to ``path`` through an fsync'd temporary file: linked into place (never over an
-    existing file: ``FileExistsError``), or renamed over it when ``force``."""
-    tmp = write_temp(path, data)
-    try:
-        if force:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)  # atomic, and fails if the file appeared meanwhile
-        except FileExistsError:
-            raise FileExistsError(f"{path} appeared while exporting; nothing was overwritten") from None
-        except OSError:  # a file system without hard links
-            if path.exists():
-                raise FileExistsError(f"{path} appeared while exporting; nothing was overwritten") from None
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

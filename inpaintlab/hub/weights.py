@@ -26,7 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import Tensor
 
-from inpaintlab.hub.download import atomic_write
+from inpaintlab.io import atomic_write
 
 ARCH_KEY = "inpaintlab.arch"
 META_PREFIX = "inpaintlab."

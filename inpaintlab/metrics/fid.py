@@ -18,7 +18,6 @@ import hashlib
 import logging
 import os
 import pickle
-import uuid
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +31,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
 from inpaintlab._checks import check_image
+from inpaintlab.io import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -324,10 +324,9 @@ class FIDMetric(Metric):
             "extractor": self.extractor_id,
             "features": self._real_cache["features"],
         }
-        # Every rank writes the same bytes; the unique temp name + atomic rename keeps readers safe.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        torch.save(data, tmp)
-        os.replace(tmp, path)
+        # Every rank writes the same bytes, each through its own temporary file: readers stay safe.
+        with atomic_file(path) as tmp:
+            torch.save(data, tmp)
         self._disk_checked_for = path
 
     # --- metric API -----------------------------------------------------------------------------------------

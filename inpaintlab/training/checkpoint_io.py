@@ -1,9 +1,9 @@
 """Checkpoint files of training runs, for every task: atomic writes, what they record, ``init_from``.
 
-* :class:`AtomicCheckpointIO` is a Lightning ``CheckpointIO`` plugin that writes each checkpoint to a
-  temporary file in the target folder, ``fsync``\\ s it, and ``os.replace``\\ s it over the old file, so a
-  process killed while saving never leaves a truncated ``last.ckpt`` behind: the reader sees either the
-  old file or the new one.
+* :class:`AtomicCheckpointIO` is a Lightning ``CheckpointIO`` plugin that writes each checkpoint with
+  :func:`inpaintlab.io.atomic_write` (a temporary file in the target folder, ``fsync``\\ ed and renamed
+  over the old file), so a process killed while saving never leaves a truncated ``last.ckpt`` behind:
+  the reader sees either the old file or the new one.
 * :class:`BestAndLastCheckpoint` is the ``ModelCheckpoint`` of every run: ``best.ckpt`` by the monitored
   metric, and a ``last.ckpt`` that follows the run at every checkpoint opportunity, also when the metric
   did not improve (Lightning 2.6 writes ``last.ckpt`` only beside a new best one, so a run whose metric
@@ -26,7 +26,6 @@ import enum
 import io
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -39,6 +38,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor, nn
 
 from inpaintlab.hub.weights import load_weights, read_training_checkpoint, strip_prefix
+from inpaintlab.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -102,47 +102,19 @@ def write_checkpoint_info(
             checkpoint[key] = plain_data(checkpoint[key])
 
 
-def _fsync_directory(directory: str) -> None:
-    """Persist a rename: fsync the folder entry (a no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save(obj, path)`` that never leaves a partial file at ``path``.
 
-    The object is serialised to memory first, written to a temporary file beside ``path``, flushed
-    and fsync'd, then moved over ``path`` with ``os.replace`` (atomic on POSIX and Windows). If
-    anything fails, the temporary file is removed and the previous ``path`` is left untouched.
+    The object is serialised to memory first, then written with :func:`inpaintlab.io.atomic_write` (a
+    temporary file beside ``path`` with the umask's mode, fsync'd and renamed over it; a killed save's
+    leftover is removed by the next one). If anything fails, the previous ``path`` is left untouched.
+    The folder is created if needed.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    # a leading dot and no ".ckpt" suffix: Lightning's "last*.ckpt" search never picks up a temp file
-    fd, tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        try:
-            os.remove(tmp_path)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)
+    # a leading dot and a ".tmp" suffix: Lightning's "last*.ckpt" search never picks up a temporary file
+    atomic_write(path, buffer.getbuffer())
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
