@@ -21,6 +21,7 @@ from inpaintlab.api.pictures import check_dilate, grow_hole
 from inpaintlab.api.plan import Window, check_strategy, plan_settings, plan_windows, window_batches
 from inpaintlab.api.window_tensors import window_input, window_values
 from inpaintlab.hub.registry import CheckpointEntry
+from inpaintlab.texture import resolve_texture, texture_window
 
 DEFAULT_RESOLUTION = 256
 
@@ -44,6 +45,9 @@ class Inpainter:
         max_hole: the thickest hole (model pixels) that ``auto`` fills at full scale (default: the
             entry's, else half the resolution).
         max_window: largest window side in model pixels (default 4x the resolution).
+        texture: detail copied from the picture into the fill (:mod:`inpaintlab.texture`): ``True``
+            (default) the registry entry's settings, ``False`` the network's fill as it is (the
+            PSNR-optimal blur), or a :class:`~inpaintlab.texture.TextureSettings`.
 
     Call: ``inpainter(image, mask, dilate=0)``; see :meth:`__call__`.
     """
@@ -61,6 +65,7 @@ class Inpainter:
         strategy: str = "auto",
         max_hole: int | None = None,
         max_window: int | None = None,
+        texture: Any = True,
     ):
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -80,6 +85,7 @@ class Inpainter:
         )
         self.strategy = check_strategy(strategy)
         self.input_size = getattr(model, "input_size", None)
+        self.texture = resolve_texture(texture, entry.texture if entry else None)
 
     def __repr__(self) -> str:
         return f"Inpainter(name={self.name!r}, resolution={self.resolution}, device={str(self.device)!r})"
@@ -131,7 +137,7 @@ class Inpainter:
 
     @torch.inference_mode()
     def _run(self, pictures: PictureBatch, hole: Tensor, windows: list[Window]) -> list[Fill]:
-        images, masks, valid = [], [], []
+        images, masks, valid, crops = [], [], [], []
         for win in windows:
             crop = pictures.rgb(win.index, win.top, win.left, win.height, win.width)
             crop_hole = hole[
@@ -141,6 +147,7 @@ class Inpainter:
             images.append(image)
             masks.append(mask)
             valid.append(size)
+            crops.append((crop, crop_hole))
         image = torch.cat(images).to(self.device)
         mask = torch.cat(masks).to(self.device)
         if self.value_range == (-1.0, 1.0):
@@ -154,9 +161,18 @@ class Inpainter:
             )
         output = output.float().cpu()
         fills = []
-        for win, out, size in zip(windows, output, valid):
+        for win, out, size, (crop, crop_hole) in zip(windows, output, valid, crops):
             hole_pixels = torch.from_numpy(win.fill)
-            fills.append(Fill(win.index, win.top, win.left, hole_pixels, window_values(out, size, hole_pixels)))
+            if self.texture.enabled:
+                unknown = crop_hole[0, 0].cpu()
+                structure = window_values(out, size, unknown).numpy()
+                values = texture_window(
+                    crop[0].float().cpu().numpy(), unknown.numpy(), win.fill, structure, self.texture, win.scale
+                )
+                values = torch.from_numpy(values)
+            else:
+                values = window_values(out, size, hole_pixels)
+            fills.append(Fill(win.index, win.top, win.left, hole_pixels, values))
         return fills
 
 

@@ -37,6 +37,7 @@ from inpaintlab.api.pictures import (
 from inpaintlab.api.plan import Window, check_strategy, plan_settings, plan_windows, window_batches
 from inpaintlab.api.window_arrays import window_input, window_values
 from inpaintlab.hub.registry import CheckpointEntry
+from inpaintlab.texture import TextureSettings, resolve_texture, texture_window
 
 
 class OnnxInpainter:
@@ -51,6 +52,8 @@ class OnnxInpainter:
         optimized: where to keep ONNX Runtime's optimised graph of ``path`` (its graph optimisation takes
             ~0.9 s of a 2-core machine at every start; loading the kept graph ~0.15 s): see
             :mod:`inpaintlab.api.onnx_session`. None: not kept.
+        texture: the registry entry's texture settings (``from_entry`` passes them), False for none, or a
+            :class:`~inpaintlab.texture.TextureSettings`: the same stage as the torch runtime's.
 
     Raises:
         ImportError: onnxruntime is not installed (``pip install onnxruntime``).
@@ -68,6 +71,8 @@ class OnnxInpainter:
         max_window: int | None = None,
         threads: int | None = None,
         optimized: str | os.PathLike | None = None,
+        texture: bool | TextureSettings = False,
+        published_texture: TextureSettings | None = None,
     ) -> None:
         self.name = name
         self.resolution = int(resolution)
@@ -75,6 +80,7 @@ class OnnxInpainter:
             self.resolution, batch_size, max_hole, max_window
         )
         self.strategy = check_strategy(strategy)
+        self.texture = resolve_texture(texture, published_texture)
         self.session = create_session(Path(path), None if optimized is None else Path(optimized), threads)
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != ["image", "mask"]:
@@ -111,7 +117,8 @@ class OnnxInpainter:
             )
         path = fetch(onnx_entry, progress=False)
         kwargs.setdefault("optimized", optimized_path(onnx_entry.sha256, onnx_entry.file))
-        return cls(path, name=entry.name, resolution=entry.resolution, **kwargs)
+        kwargs.setdefault("texture", True)
+        return cls(path, name=entry.name, resolution=entry.resolution, published_texture=entry.texture, **kwargs)
 
     def __repr__(self) -> str:
         return f"OnnxInpainter(name={self.name!r}, resolution={self.resolution})"
@@ -173,19 +180,25 @@ class OnnxInpainter:
     ) -> list[tuple[Window, np.ndarray]]:
         """One forward pass of same-size windows: ``[(window, its fill values (3,K))]``; ``pixels`` are the
         picture's (H,W,1) grey or (H,W,3) RGB uint8 channels, converted to float one window at a time."""
-        inputs = []
+        inputs, crops = [], []
         for win in windows:
             rows, cols = slice(win.top, win.top + win.height), slice(win.left, win.left + win.width)
             crop = np.moveaxis(pixels[rows, cols], -1, 0).astype(np.float32) / 255.0
             crop = np.repeat(crop, 3, axis=0) if crop.shape[0] == 1 else crop
             inputs.append(window_input(crop[None], hole[None, None, rows, cols], win.scale))
+            crops.append((crop, hole[rows, cols]))
         image = np.concatenate([i[0] for i in inputs])
         mask = np.concatenate([i[1] for i in inputs])
         (output,) = self.session.run(None, {"image": image, "mask": mask})
-        return [
-            (win, window_values(out, size, win.fill))
-            for win, out, (_, _, size) in zip(windows, output, inputs)
-        ]
+        results = []
+        for win, out, (_, _, size), (crop, unknown) in zip(windows, output, inputs, crops):
+            if self.texture.enabled:
+                structure = window_values(out, size, unknown)
+                values = texture_window(crop, unknown, win.fill, structure, self.texture, win.scale)
+            else:
+                values = window_values(out, size, win.fill)
+            results.append((win, values))
+        return results
 
 
 def optimized_path(sha256: str, file: str) -> Path:

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from inpaintlab.texture import TextureSettings
+
 REGISTRY_ENV = "INPAINTLAB_REGISTRY"
 
 TASKS = ("inpaint", "classify", "stylize")
@@ -44,8 +46,9 @@ _FIELDS = (
     "recipe",
     "metrics",
     "onnx",
+    "texture",
 )
-_OPTIONAL = {"task": "inpaint", "value_range": [0, 1], "metrics": {}, "onnx": None}
+_OPTIONAL = {"task": "inpaint", "value_range": [0, 1], "metrics": {}, "onnx": None, "texture": None}
 
 
 class RegistryError(ValueError):
@@ -107,6 +110,8 @@ class CheckpointEntry:
         recipe: training config and data.
         metrics: measured metrics (name -> number).
         onnx: the weights exported to ONNX (:class:`OnnxFile`), if the registry ships them.
+        texture: how an inpainter's fill gets texture copied from the picture
+            (:class:`inpaintlab.texture.TextureSettings`); None: the network's fill as it is.
     """
 
     name: str
@@ -125,6 +130,7 @@ class CheckpointEntry:
     recipe: Recipe
     metrics: dict[str, float] = field(default_factory=dict)
     onnx: OnnxFile | None = None
+    texture: TextureSettings | None = None
 
     def onnx_entry(self) -> CheckpointEntry | None:
         """This entry with its ONNX file in place of the weights file (what ``fetch`` takes), or None.
@@ -154,6 +160,8 @@ class CheckpointEntry:
         }
         if self.onnx is not None:
             data["onnx"] = self.onnx.to_dict()
+        if self.texture is not None:
+            data["texture"] = dataclasses.asdict(self.texture)
         return data
 
 
@@ -332,6 +340,14 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
         if isinstance(onnx["bytes"], bool) or not isinstance(onnx["bytes"], int) or onnx["bytes"] <= 0:
             raise fail("onnx.bytes", "the file size as a positive integer", onnx["bytes"])
         onnx = OnnxFile(file=onnx["file"], sha256=onnx["sha256"], bytes=onnx["bytes"])
+    texture = get("texture")
+    if texture is not None:
+        if task != "inpaint" or not isinstance(texture, dict) or not set(texture) <= set(TextureSettings.__dataclass_fields__):
+            raise fail("texture", f"for an inpainter, a mapping with keys among {sorted(TextureSettings.__dataclass_fields__)}", texture)
+        try:
+            texture = TextureSettings(**texture)
+        except ValueError as err:
+            raise fail("texture", str(err), texture) from None
 
     return CheckpointEntry(
         name=name,
@@ -356,6 +372,7 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
         ),
         metrics={str(k): float(v) for k, v in metrics.items()},
         onnx=onnx,
+        texture=texture,
     )
 
 

@@ -1,0 +1,173 @@
+"""Texture for a blurred fill: detail copied from the picture's own known part, guided by the fill.
+
+A network trained for hole PSNR returns the conditional mean of the hole: the right colours and
+structure, no texture (a PSNR-optimal fill is a blur). Classical patch copying (PatchMatch) has the
+opposite fault: real texture, copied from wherever the patches happen to match, so the structure is
+often wrong. This stage keeps the network's fill as the structure and adds the detail a real picture has
+there, the way RETHINED's patch attention and guided PatchMatch (Image Melding) do, without training:
+
+1. **Match at the model's scale.** The picture, with the fill in its hole, is averaged over cells of
+   ``cell`` pixels; every cell that touches the hole is matched to the known cell whose ``patch`` x
+   ``patch`` neighbourhood of cell averages is nearest (squared distance, one exhaustive search: the
+   fill's coarse content is what is compared, so the match follows the structure). Only cells whose
+   neighbourhood, with the detail's own margin, is wholly known are candidates.
+2. **Copy the detail at full resolution.** Each hole pixel gets the structure plus ``strength`` times
+   the high frequencies of the picture (the picture minus its Gaussian blur of ``sigma`` pixels) at the
+   matched cell, at the same place inside the cell. The match field is computed on cells of the model's
+   scale and applied at the picture's scale, so a fill upsampled from a downscaled window gets texture
+   at full resolution (RETHINED's "attention upscaling").
+
+Hole PSNR drops a little (detail that is not the truth's adds its own error to the blur's) and realism
+rises a lot; ``strength=0`` returns the structure unchanged. This module is numpy only, shared by both
+runtimes (:mod:`inpaintlab.api.inpainter` and :mod:`inpaintlab.api.onnx_inpainter`), so the two give the
+same pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+#: Query rows per distance block: bounds the search's temporary to ``_QUERY_BLOCK * keys`` floats.
+_QUERY_BLOCK = 256
+
+
+@dataclass(frozen=True)
+class TextureSettings:
+    """How :func:`copy_texture` adds detail to a fill (a registry entry's ``texture:`` mapping).
+
+    Args:
+        cell: the match grid's cell side in model pixels (the detail is copied cell by cell).
+        patch: the compared neighbourhood, in cells (odd).
+        sigma: the Gaussian blur (picture pixels at model scale) whose residual is the copied detail.
+        strength: how much of the detail is added; 0 turns the stage off (the PSNR-optimal fill).
+    """
+
+    cell: int = 4
+    patch: int = 3
+    sigma: float = 2.0
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("cell", "patch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"texture {name} must be an integer >= 1, got {value!r}")
+        if self.patch % 2 == 0:
+            raise ValueError(f"texture patch must be odd (a neighbourhood centred on the cell), got {self.patch}")
+        for name in ("sigma", "strength"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
+                raise ValueError(f"texture {name} must be a finite number >= 0, got {value!r}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.strength > 0
+
+    def at_scale(self, scale: float) -> tuple[int, float]:
+        """(cell side, blur sigma) in picture pixels for a window that ran at ``scale`` model px per picture px."""
+        return max(1, round(self.cell / scale)), self.sigma / scale
+
+
+#: The stage turned off: the network's fill unchanged.
+NO_TEXTURE = TextureSettings(strength=0.0)
+
+
+def copy_texture(
+    picture: np.ndarray, hole: np.ndarray, structure: np.ndarray, settings: TextureSettings, scale: float = 1.0
+) -> np.ndarray:
+    """The hole's values with detail copied from the known part (see the module docstring).
+
+    Args:
+        picture: (3,H,W) float32 in [0,1]; its hole pixels are ignored.
+        hole: (H,W) bool, True = hole.
+        structure: (3,K) float32: the fill's values at the K hole pixels (in ``np.nonzero(hole)`` order).
+        settings: the stage's settings (``strength == 0``: ``structure`` is returned unchanged).
+        scale: model pixels per picture pixel of the window the fill came from (the match grid follows it).
+
+    Returns:
+        (3,K) float32 in [0,1]: the new values of the hole pixels.
+    """
+    if picture.ndim != 3 or picture.shape[0] != 3 or hole.shape != picture.shape[1:]:
+        raise ValueError(f"copy_texture wants picture (3,H,W) and hole (H,W), got {picture.shape} and {hole.shape}")
+    if structure.shape != (3, int(hole.sum())):
+        raise ValueError(f"structure must be (3, hole pixels) = (3, {int(hole.sum())}), got {structure.shape}")
+    if not settings.enabled or structure.shape[1] == 0:
+        return structure
+    cell, sigma = settings.at_scale(scale)
+    _, height, width = picture.shape
+    rows, cols = -(-height // cell), -(-width // cell)
+    composite = picture.astype(np.float32, copy=True)
+    composite[:, hole] = structure
+    padded = np.pad(composite, ((0, 0), (0, rows * cell - height), (0, cols * cell - width)), mode="edge")
+    cells = padded.reshape(3, rows, cell, cols, cell).mean(axis=(2, 4))
+    hole_cells = np.pad(hole, ((0, rows * cell - height), (0, cols * cell - width))).reshape(rows, cell, cols, cell).any(axis=(1, 3))
+    source = _match(cells, hole_cells, settings.patch, margin=settings.patch // 2 + int(np.ceil(3 * sigma / cell)))
+    if source is None:  # no wholly known neighbourhood to copy from: the fill as it is
+        return structure
+    detail = composite - ndimage.gaussian_filter(composite, (0, sigma, sigma), mode="nearest", truncate=3.0)
+    ys, xs = np.nonzero(hole)
+    cy, cx = ys // cell, xs // cell
+    src = source[cy, cx]
+    sy = np.minimum(src // cols * cell + ys % cell, height - 1)
+    sx = np.minimum(src % cols * cell + xs % cell, width - 1)
+    values = structure + np.float32(settings.strength) * detail[:, sy, sx]
+    return np.clip(values, 0.0, 1.0, out=values)
+
+
+def _match(cells: np.ndarray, hole_cells: np.ndarray, patch: int, margin: int) -> np.ndarray | None:
+    """(rows, cols) int: for each cell touching the hole, the flat index of its nearest known cell (others:
+    themselves); None when no cell is far enough from the hole and the border to be a source."""
+    channels, rows, cols = cells.shape
+    half = patch // 2
+    padded = np.pad(cells, ((0, 0), (half, half), (half, half)), mode="edge")
+    features = np.stack(
+        [padded[:, dy : dy + rows, dx : dx + cols] for dy in range(patch) for dx in range(patch)], axis=1
+    ).reshape(channels * patch * patch, rows * cols)
+    blocked = ndimage.maximum_filter(hole_cells, size=2 * margin + 1, mode="constant", cval=False)
+    inside = np.zeros_like(blocked)
+    inside[margin : rows - margin, margin : cols - margin] = True
+    keys = np.flatnonzero(inside & ~blocked)
+    queries = np.flatnonzero(hole_cells)
+    source = np.arange(rows * cols).reshape(rows, cols)
+    if keys.size == 0:
+        return None
+    key_features = np.ascontiguousarray(features[:, keys].T)
+    key_norms = np.einsum("kd,kd->k", key_features, key_features)
+    for start in range(0, queries.size, _QUERY_BLOCK):
+        block = queries[start : start + _QUERY_BLOCK]
+        distance = key_norms[None, :] - 2.0 * (features[:, block].T @ key_features.T)
+        source.flat[block] = keys[np.argmin(distance, axis=1)]
+    return source
+
+
+def texture_window(
+    picture: np.ndarray, hole: np.ndarray, fill: np.ndarray, structure: np.ndarray, settings: TextureSettings, scale: float
+) -> np.ndarray:
+    """One inference window's values at its ``fill`` pixels, with texture: what both runtimes call.
+
+    ``picture`` (3,h,w) float32 is the window at picture scale; ``hole`` (h,w) bool every hole pixel in
+    it (all unknown, whichever window writes them); ``fill`` (h,w) bool the pixels this window writes
+    (a subset of ``hole``); ``structure`` (3, hole.sum()) the network's values at every hole pixel.
+    Returns (3, fill.sum()) float32.
+    """
+    values = copy_texture(picture, hole, structure, settings, scale)
+    return values[:, fill[hole]]
+
+
+def resolve_texture(texture: object, published: TextureSettings | None) -> TextureSettings:
+    """An inpainter's ``texture=`` argument as settings: ``True`` the registry entry's (``published``; the
+    network's fill as it is when the entry has none), ``False`` off (the PSNR-optimal fill), or a
+    :class:`TextureSettings`."""
+    if texture is True:
+        return published or NO_TEXTURE
+    if texture is False:
+        return NO_TEXTURE
+    if isinstance(texture, TextureSettings):
+        return texture
+    raise TypeError(
+        "texture must be True (the published settings), False (the network's fill without texture) or an "
+        f"inpaintlab.texture.TextureSettings, got {type(texture).__name__}"
+    )
