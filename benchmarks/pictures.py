@@ -1,4 +1,6 @@
-"""Picture grids for the README at 256 px: per style and mask kind, rows = masked input, ours, OpenCV TELEA, truth.
+"""Picture grids for the README at 256 px: per style and mask kind, rows = masked input, ours (the published
+fill, with its texture stage), ours without the texture stage (the PSNR-optimal blur), PatchMatch, OpenCV
+TELEA, truth.
 
 Same val images and fixed masks as ``benchmarks/quality.py`` (the first ``--count`` of each val set).
 
@@ -38,11 +40,14 @@ KINDS = ("center", "blocks", "region", "thick")
 
 def picture_grid(sources: list[str], images: torch.Tensor, masks: torch.Tensor, scale: int) -> torch.Tensor:
     """(3, H', W') grid: one column per image; rows masked input, each of ``sources`` (registry names or
-    weights files, through ``load``), TELEA, ground truth."""
+    weights files, through ``load``), the last source without its texture stage, PatchMatch, TELEA,
+    ground truth."""
     hole = masks > 0.5
     masked = torch.where(hole, torch.tensor(HOLE_COLOR).view(1, 3, 1, 1).expand_as(images), images)
     fills = [model_method(source, "auto")(images, masks) for source in sources]
-    rows = [masked, *fills, CLASSICAL_METHODS["opencv-telea"](images, masks), images]
+    fills.append(model_method(sources[-1], "auto", texture=False)(images, masks))
+    classical = [CLASSICAL_METHODS[name](images, masks) for name in ("patchmatch", "opencv-telea")]
+    rows = [masked, *fills, *classical, images]
     tiles = torch.cat(rows)
     if scale > 1:
         tiles = F.interpolate(tiles, scale_factor=scale, mode="nearest")

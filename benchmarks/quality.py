@@ -10,7 +10,7 @@ For each val set (photo, Monet) and each mask family, every image gets one fixed
 Methods: the registry checkpoint of that style and kind (the ``region`` one for the free-form
 families), on paintings also the photo checkpoint of the kind (what the fine-tune adds), candidates
 given with ``--model NAME=PATH`` (a ``.ckpt`` or ``.safetensors`` not yet in the registry), OpenCV's
-``cv2.inpaint`` TELEA and Navier-Stokes, the library's ``pyramid_fill`` with its default 8 Jacobi sweeps
+``cv2.inpaint`` TELEA and Navier-Stokes, PatchMatch (``pypatchmatch``, IOPaint's classical model), the library's ``pyramid_fill`` with its default 8 Jacobi sweeps
 per level (``harmonic-fill``) and with the red-black SOR sweeps of the ``dilated_unet.sor`` prior
 (``harmonic-sor``, the work of the earlier Jacobi prefill: 8 sweeps doubling to 64), and the harmonic fill solved to convergence (coarse to fine, 150 Jacobi
 sweeps per level).
@@ -25,7 +25,8 @@ detail as the truth, a blur is well below 1.
 writes ``quality.json`` and ``quality.md`` next to ``--out`` (the README's table). ``--model NAME=PATH``
 adds a weights file (or replaces the registry checkpoint of that name): ``{style}-{kind}`` fills that
 style and kind, ``{style}-universal`` every kind of that style, any other name every picture; a
-``~suffix`` (``photo-universal~fp32``) is compared beside the model without it.
+``~suffix`` (``photo-universal~fp32``) is compared beside the model without it; every registry file with a
+texture stage is also measured without it (``NAME~psnr``).
 """
 
 from __future__ import annotations
@@ -89,8 +90,26 @@ def batched(fill, images: torch.Tensor, masks: torch.Tensor, batch: int = 16) ->
     return torch.cat([fill(images[i : i + batch], masks[i : i + batch]) for i in range(0, len(images), batch)])
 
 
+def patchmatch_inpaint(images: torch.Tensor, masks: torch.Tensor, patch_size: int = 15) -> torch.Tensor:
+    """PatchMatch (Barnes et al. 2009) as the ``pypatchmatch`` package runs it (IOPaint's classical model),
+    its default patch radius, seeded: texture copied from the picture itself."""
+    try:
+        import patchmatch
+    except ImportError:
+        raise ImportError("PatchMatch needs the pypatchmatch package: pip install 'inpaintlab[bench]'") from None
+    out = []
+    for image, mask in zip(images, masks):
+        rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        hole = (mask[0].numpy() > 0.5).astype(np.uint8) * 255
+        patchmatch.set_random_seed(0)
+        filled = np.ascontiguousarray(patchmatch.inpaint(rgb, hole, patch_size=patch_size))
+        out.append(torch.from_numpy(filled).permute(2, 0, 1).float() / 255)
+    return torch.stack(out)
+
+
 CLASSICAL_METHODS = {
     **{name: functools.partial(opencv_inpaint, method=flag) for name, flag in OPENCV_METHODS.items()},
+    "patchmatch": patchmatch_inpaint,
     "harmonic-fill": functools.partial(batched, pyramid_fill),
     # the prior of the dilated_unet.sor models: red-black SOR, the work of dilated_unet.base's Jacobi prefill
     # (8 sweeps, doubling to 64 on coarse levels; about 1.4x harmonic-fill's)
@@ -121,8 +140,12 @@ def summarise(pred: torch.Tensor, images: torch.Tensor, masks: torch.Tensor) -> 
     return {key: round(value, 4) for key, value in values.items()}
 
 
-def model_method(source: str, strategy: str, device: str = "cpu"):
-    inpainter = load(source, device=device, strategy=strategy)
+#: A method name ending in this is the file's fill without its texture stage (``load(..., texture=False)``).
+PSNR_SUFFIX = "~psnr"
+
+
+def model_method(source: str, strategy: str, device: str = "cpu", texture: bool = True):
+    inpainter = load(source, device=device, strategy=strategy, texture=texture)
 
     def fill(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         return batched(lambda x, m: inpainter(x.to(device), m.to(device)).cpu(), images, masks)
@@ -162,6 +185,8 @@ def run(args: argparse.Namespace, candidates: dict[str, str], classical=CLASSICA
     inpainters = [name for name in registry.list_models() if registry.get_entry(name).task == "inpaint"]
     sources = {} if args.only_given else {name: name for name in inpainters}
     sources.update(candidates)
+    if not args.only_given:  # each file also without its texture stage: the PSNR-optimal fill
+        sources.update({f"{name}{PSNR_SUFFIX}": name for name in inpainters if registry.get_entry(name).texture})
     models: dict[str, object] = {}
     rows = []
     for style in args.styles:
@@ -174,7 +199,8 @@ def run(args: argparse.Namespace, candidates: dict[str, str], classical=CLASSICA
                     fill = classical[method]
                 else:
                     if method not in models:
-                        models[method] = model_method(sources[method], args.strategy, args.device)
+                        texture = not method.endswith(PSNR_SUFFIX)
+                        models[method] = model_method(sources[method], args.strategy, args.device, texture)
                     fill = models[method]
                 pred = fill(images, masks)
                 row = {"style": style, "mask": kind, "method": method, "images": len(images)}

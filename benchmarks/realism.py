@@ -1,55 +1,67 @@
-"""Can a fresh critic tell filled pictures from real ones? A two-sample test without Inception weights.
+"""Can a fresh critic tell filled patches from real ones? Realism beside PSNR, without Inception weights.
 
-FID needs torch-fidelity's Inception weights, which this project cannot download. As a second opinion,
-for each method a small CNN critic is trained from scratch to tell real val patches from filled ones:
+A PSNR-optimal fill is the conditional mean: a blur, which wins on PSNR and is spotted at a glance. FID
+needs torch-fidelity's Inception weights, which this project cannot download, so realism is measured by
+a two-sample test that needs none. For each style, mask kind and method:
 
-1. every val picture gets one fixed mask (LaMa ``thick`` by default) and is filled by the method;
-2. from each picture, 64x64 patches are cut where the hole covers at least a third of the patch: the
-   filled version is labelled fake, the same window of the real picture real;
-3. pictures are split 70 / 30; the critic (4 conv layers) trains on the first part's patches and its
-   accuracy on the held-out part's patches is reported: 50% means indistinguishable, 100% that every
-   fill is spotted. The same seeds for every method, so the numbers compare.
+1. every val picture gets the benchmark's fixed mask of that kind (``quality.fixed_masks``) and is
+   filled by the method;
+2. from each picture, ``--per-image`` patches of ``--patch`` px are cut where the hole covers at least a
+   third of the patch: the filled version is labelled fake, the same window of the real picture real;
+3. the pictures are split 70 / 30; a small CNN critic (4 strided convolutions) is trained from scratch on
+   the first part's patches, and its accuracy on the held-out part's patches is the figure: **50 % means
+   nobody can tell**, 100 % that every fill is spotted. It is repeated for ``--seeds`` (each seed draws
+   other patches and another critic); the mean and the spread (standard deviation) are reported.
 
-    python benchmarks/realism.py --method photo-region --method opencv-telea --method harmonic-fill
+Beside it: hole PSNR and sharpness (the hole's squared-Laplacian energy over the truth's: 1 = as much
+detail as the truth). Methods: the registry file of the style and kind (its published fill, texture
+stage on), the same file without its texture stage (``~psnr``), PatchMatch, OpenCV TELEA and the harmonic
+fill solved to convergence (the best classical fill by PSNR).
+
+    python benchmarks/realism.py                          # both styles, every kind, 3 seeds (hours on 2 cores)
+    python benchmarks/realism.py --styles photo --kinds center --limit 80 --seeds 0
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CLASSICAL_METHODS, fixed_masks, model_method  # noqa: E402
+from quality import CLASSICAL_METHODS, KINDS, LIBRARY_KINDS, PSNR_SUFFIX, STYLES, fixed_masks, model_method, sharpness  # noqa: E402
 
 from inpaintlab.data.gpu_store import decode_centre_squares  # noqa: E402
 from inpaintlab.data.image_io import list_image_files  # noqa: E402
+from inpaintlab.metrics.hole import hole_metrics  # noqa: E402
 
-PATCH = 64
+CLASSICAL = ("patchmatch", "opencv-telea", "harmonic-converged")
 
 
-def patches(images: torch.Tensor, masks: torch.Tensor, per_image: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-left corners (N*per_image, 2) of patches with >= 1/3 hole, and their picture index."""
+def patch_corners(masks: torch.Tensor, patch: int, per_image: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-left corners (M,2) of patches at least a third hole (on a 4 px grid), and their picture index (M,)."""
     g = torch.Generator().manual_seed(seed)
-    cover = F.avg_pool2d(masks, PATCH, stride=8)  # hole share of each candidate patch
+    cover = F.avg_pool2d(masks.float(), patch, stride=4)
     corners, owners = [], []
-    for i in range(len(images)):
+    for i in range(len(masks)):
         ys, xs = torch.nonzero(cover[i, 0] >= 1 / 3, as_tuple=True)
         if len(ys) == 0:
             continue
         pick = torch.randint(len(ys), (per_image,), generator=g)
-        corners.append(torch.stack([ys[pick] * 8, xs[pick] * 8], dim=1))
+        corners.append(torch.stack([ys[pick] * 4, xs[pick] * 4], dim=1))
         owners.append(torch.full((per_image,), i))
     return torch.cat(corners), torch.cat(owners)
 
 
-def cut(images: torch.Tensor, corners: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
-    return torch.stack([images[o, :, y : y + PATCH, x : x + PATCH] for (y, x), o in zip(corners.tolist(), owners.tolist())])
+def cut(images: torch.Tensor, corners: torch.Tensor, owners: torch.Tensor, patch: int) -> torch.Tensor:
+    return torch.stack([images[o, :, y : y + patch, x : x + patch] for (y, x), o in zip(corners.tolist(), owners.tolist())])
 
 
 def critic() -> nn.Module:
@@ -60,61 +72,99 @@ def critic() -> nn.Module:
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 1))
 
 
-def critic_accuracy(real: torch.Tensor, fake: torch.Tensor, owners: torch.Tensor, n_images: int, steps: int, seed: int) -> float:
+def critic_accuracy(
+    images: torch.Tensor, filled: torch.Tensor, masks: torch.Tensor, seed: int, *, patch: int = 48,
+    per_image: int = 8, steps: int = 600, batch: int = 64,
+) -> float:
+    """Held-out accuracy of a critic trained from scratch to tell ``filled`` patches from ``images``' own."""
+    corners, owners = patch_corners(masks, patch, per_image, seed)
+    real, fake = cut(images, corners, owners, patch), cut(filled, corners, owners, patch)
     torch.manual_seed(seed)
-    train = owners < int(0.7 * n_images)
-    x = torch.cat([real, fake])
-    y = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])
+    train = owners < int(0.7 * len(images))
+    x, y = torch.cat([real, fake]), torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])
     split = torch.cat([train, train])
     net = critic()
     opt = torch.optim.Adam(net.parameters(), 2e-4, betas=(0.5, 0.999))
     xt, yt = x[split], y[split]
     g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        idx = torch.randint(len(xt), (64,), generator=g)
-        batch = xt[idx]
-        flip = torch.rand(len(idx), generator=g) < 0.5
-        batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
-        loss = F.binary_cross_entropy_with_logits(net(batch).squeeze(1), yt[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with torch.enable_grad():
+        for _ in range(steps):
+            idx = torch.randint(len(xt), (batch,), generator=g)
+            flip = torch.rand(len(idx), generator=g) < 0.5
+            inputs = torch.where(flip[:, None, None, None], xt[idx].flip(-1), xt[idx])
+            loss = F.binary_cross_entropy_with_logits(net(inputs).squeeze(1), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     with torch.no_grad():
         pred = net(x[~split]).squeeze(1) > 0
     return float((pred == (y[~split] > 0.5)).float().mean())
 
 
+def measure(images, filled, masks, seeds, **critic_args) -> dict[str, float]:
+    accuracy = [100 * critic_accuracy(images, filled, masks, seed, **critic_args) for seed in seeds]
+    return {
+        "psnr_hole": round(float(hole_metrics(filled, images, masks, reduction="mean")["psnr_hole"]), 3),
+        "critic": round(float(np.mean(accuracy)), 2),
+        "critic_spread": round(float(np.std(accuracy)), 2),
+        "critic_seeds": [round(a, 2) for a in accuracy],
+        "sharpness": round(sharpness(filled, images, masks), 3),
+    }
+
+
+def to_markdown(rows: list[dict]) -> str:
+    lines = [
+        "| style | mask | method | PSNR hole (dB) | critic accuracy (%, 50 = nobody can tell) | sharpness |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['style']} | {r['mask']} | {r['method']} | {r['psnr_hole']:.2f} | {r['critic']:.1f} ± {r['critic_spread']:.1f} "
+            f"| {r['sharpness']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--style", default="photo")
-    parser.add_argument("--mask", default="thick")
-    parser.add_argument("--method", action="append", required=True, help="registry name, NAME=PATH, or a classical method")
+    parser.add_argument("--styles", nargs="+", default=list(STYLES), choices=STYLES)
+    parser.add_argument("--kinds", nargs="+", default=["center", "blocks", "region", "thin"], choices=KINDS)
+    parser.add_argument("--methods", nargs="+", default=None, help="only these (registry names, NAME~psnr, classical)")
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--limit", type=int, default=None, help="at most this many val pictures per style")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--patch", type=int, default=48)
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/realism.json"))
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/realism"))
     args = parser.parse_args(argv)
-    files = list_image_files(args.data / args.style / "val", limit=args.limit)
-    images = decode_centre_squares(files, args.size)[1].float() / 255
-    masks = fixed_masks(args.mask, len(images), args.size, args.seed)
-    corners, owners = patches(images, masks, per_image=8, seed=args.seed)
-    real = cut(images, corners, owners)
-    results = {}
-    for spec in args.method:
-        name, _, path = spec.partition("=")
-        if name in CLASSICAL_METHODS:
-            filled = CLASSICAL_METHODS[name](images, masks)
-        else:
-            with torch.inference_mode():
-                filled = model_method(path or name, "auto")(images, masks)
-        fake = cut(filled, corners, owners)
-        results[name] = critic_accuracy(real, fake, owners, len(images), args.steps, args.seed)
-        print(f"{name}: held-out critic accuracy {100 * results[name]:.1f} %", flush=True)
+    torch.set_grad_enabled(False)
+    rows = []
+    for style in args.styles:
+        files = list_image_files(args.data / style / "val", limit=args.limit)
+        images = decode_centre_squares(files, args.size)[1].float() / 255
+        for kind in args.kinds:
+            masks = fixed_masks(kind, len(images), args.size, seed=0)
+            name = f"{style}-{kind if kind in LIBRARY_KINDS else 'region'}"
+            for method in [name, name + PSNR_SUFFIX, *CLASSICAL]:
+                if args.methods and method not in args.methods:
+                    continue
+                if method in CLASSICAL:
+                    filled = CLASSICAL_METHODS[method](images, masks)
+                else:
+                    filled = model_method(name, "auto", texture=not method.endswith(PSNR_SUFFIX))(images, masks)
+                row = {"style": style, "mask": kind, "method": method, "images": len(images)}
+                rows.append({**row, **measure(images, filled, masks, args.seeds, patch=args.patch, steps=args.steps, batch=args.batch)})
+                print(json.dumps(rows[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"style": args.style, "mask": args.mask, "images": len(images), "patches": len(real), "steps": args.steps}
-    args.out.write_text(json.dumps({"meta": meta, "accuracy": results}, indent=1) + "\n")
+    meta = {
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU",
+        "size": args.size, "patch": args.patch, "steps": args.steps, "batch": args.batch, "seeds": args.seeds,
+    }
+    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(to_markdown(rows))
+    print(to_markdown(rows))
     return 0
 
 

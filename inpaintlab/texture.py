@@ -10,7 +10,7 @@ there, the way RETHINED's patch attention and guided PatchMatch (Image Melding) 
    ``cell`` pixels; every cell that touches the hole is matched to the known cell whose ``patch`` x
    ``patch`` neighbourhood of cell averages is nearest (squared distance, one exhaustive search: the
    fill's coarse content is what is compared, so the match follows the structure). Only cells whose
-   neighbourhood, with the detail's own margin, is wholly known are candidates.
+   neighbourhood is wholly known are candidates (at the picture's border, the border cells repeat).
 2. **Copy the detail at full resolution.** Each hole pixel gets the structure plus ``strength`` times
    the high frequencies of the picture (the picture minus its Gaussian blur of ``sigma`` pixels) at the
    matched cell, at the same place inside the cell. The match field is computed on cells of the model's
@@ -104,7 +104,7 @@ def copy_texture(
     padded = np.pad(composite, ((0, 0), (0, rows * cell - height), (0, cols * cell - width)), mode="edge")
     cells = padded.reshape(3, rows, cell, cols, cell).mean(axis=(2, 4))
     hole_cells = np.pad(hole, ((0, rows * cell - height), (0, cols * cell - width))).reshape(rows, cell, cols, cell).any(axis=(1, 3))
-    source = _match(cells, hole_cells, settings.patch, margin=settings.patch // 2 + int(np.ceil(3 * sigma / cell)))
+    source = _match(cells, hole_cells, settings.patch)
     if source is None:  # no wholly known neighbourhood to copy from: the fill as it is
         return structure
     detail = composite - ndimage.gaussian_filter(composite, (0, sigma, sigma), mode="nearest", truncate=3.0)
@@ -117,19 +117,17 @@ def copy_texture(
     return np.clip(values, 0.0, 1.0, out=values)
 
 
-def _match(cells: np.ndarray, hole_cells: np.ndarray, patch: int, margin: int) -> np.ndarray | None:
-    """(rows, cols) int: for each cell touching the hole, the flat index of its nearest known cell (others:
-    themselves); None when no cell is far enough from the hole and the border to be a source."""
+def _match(cells: np.ndarray, hole_cells: np.ndarray, patch: int) -> np.ndarray | None:
+    """(rows, cols) int: for each cell touching the hole, the flat index of the known cell whose ``patch``
+    neighbourhood is nearest (others: themselves); None when no cell's neighbourhood is wholly known."""
     channels, rows, cols = cells.shape
     half = patch // 2
     padded = np.pad(cells, ((0, 0), (half, half), (half, half)), mode="edge")
     features = np.stack(
         [padded[:, dy : dy + rows, dx : dx + cols] for dy in range(patch) for dx in range(patch)], axis=1
     ).reshape(channels * patch * patch, rows * cols)
-    blocked = ndimage.maximum_filter(hole_cells, size=2 * margin + 1, mode="constant", cval=False)
-    inside = np.zeros_like(blocked)
-    inside[margin : rows - margin, margin : cols - margin] = True
-    keys = np.flatnonzero(inside & ~blocked)
+    blocked = ndimage.maximum_filter(hole_cells, size=patch, mode="constant", cval=False)
+    keys = np.flatnonzero(~blocked)
     queries = np.flatnonzero(hole_cells)
     source = np.arange(rows * cols).reshape(rows, cols)
     if keys.size == 0:
