@@ -8,6 +8,7 @@ nothing heavy: the registry and PIL are imported where a function needs them.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 DESCRIPTION = (
@@ -17,10 +18,23 @@ DESCRIPTION = (
 )
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 STYLIZER_NAME = "photo2monet"
+CONFIG_FLAGS = ("-c", "--config")
 
 
 class CliError(Exception):
     """A mistake the user can fix; :func:`inpaintlab.cli.main` prints its message as one line and returns 1."""
+
+
+def config_values(args: Sequence[str]) -> list[tuple[str, str]]:
+    """``(flag, value)`` of every ``-c X`` / ``--config X`` / ``--config=X`` of a training command line
+    (a flag that ends the line, without its value, is left to LightningCLI to report)."""
+    args = list(args)
+    found = []
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if flag in CONFIG_FLAGS and (eq or i + 1 < len(args)):
+            found.append((flag, value if eq else args[i + 1]))
+    return found
 
 
 def registry_entry(name: str, entries=None):

@@ -32,7 +32,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.plugins.io import CheckpointIO
 
-from inpaintlab.cli.common import DESCRIPTION
+from inpaintlab.cli.common import DESCRIPTION, config_values
 from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
 from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, BestAndLastCheckpoint
 
@@ -173,22 +173,21 @@ def classes_named(args: Sequence[str]) -> set[str]:
 
     named: set[str] = set()
     args = list(args)
-    for i, arg in enumerate(args):
-        flag, eq, value = arg.partition("=")
+    for arg in args:
+        flag = arg.partition("=")[0]
         for key in ("model", "data"):
             if flag in (f"--{key}", f"--{key}.class_path"):
                 named.add(key)
-        if flag in ("-c", "--config"):
-            path = value if eq else (args[i + 1] if i + 1 < len(args) else "")
-            try:
-                config = yaml.safe_load(Path(path).read_text())
-            except (OSError, ValueError, yaml.YAMLError):
-                continue
-            if isinstance(config, dict):
-                for key in ("model", "data"):
-                    part = config.get(key)
-                    if isinstance(part, str) or (isinstance(part, dict) and "class_path" in part):
-                        named.add(key)
+    for _, path in config_values(args):
+        try:
+            config = yaml.safe_load(Path(path).read_text())
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if isinstance(config, dict):
+            for key in ("model", "data"):
+                part = config.get(key)
+                if isinstance(part, str) or (isinstance(part, dict) and "class_path" in part):
+                    named.add(key)
     return named
 
 

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from inpaintlab.cli.common import config_values
+
 log = logging.getLogger(__name__)
 
 COMMANDS = {
@@ -28,7 +30,6 @@ COMMANDS = {
     "test": "test a checkpoint",
     "predict": "run a checkpoint's predict loop",
 }
-CONFIG_FLAGS = ("-c", "--config")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,15 +62,7 @@ def missing_config(args: Sequence[str]) -> str | None:
     """
     import yaml
 
-    args = list(args)
-    for i, arg in enumerate(args):
-        flag, eq, value = arg.partition("=")
-        if flag not in CONFIG_FLAGS:
-            continue
-        if not eq:
-            if i + 1 >= len(args):
-                return None  # LightningCLI says that the flag needs a value
-            value = args[i + 1]
+    for flag, value in config_values(args):
         path = Path(value)
         if path.is_file():
             continue
