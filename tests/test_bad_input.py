@@ -25,8 +25,8 @@ from PIL import Image
 from inpaintlab import load
 from inpaintlab.api.io import read_picture, to_hole
 from inpaintlab.api.plan import dilate_hole
+from inpaintlab.cli import main as cli_main
 from inpaintlab.hub import save_weights
-from inpaintlab.hub_cli import main as hub_main
 from inpaintlab.models import create_generator
 
 API_CASES = 700
@@ -376,7 +376,7 @@ def test_cli_survives_generated_picture_files(model_file, capsys):
             capsys.readouterr()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rc = hub_main(["inpaint", "--model", str(model_file), "--image", str(paths[0]),
+                rc = cli_main(["inpaint", "--model", str(model_file), "--image", str(paths[0]),
                                "--mask", str(paths[1]), "--output", str(out), "--device", "cpu"])  # fmt: skip
             captured = capsys.readouterr()
             if rc == 1:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import inspect
 import os
+import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -84,7 +84,7 @@ def test_a_second_fit_gets_its_own_folder_and_last_resumes_the_newest(tmp_path, 
 
 
 def test_run_folder_picks_the_version(tmp_path):
-    from inpaintlab.lightning_cli import point_latest, run_folder
+    from inpaintlab.cli.lightning_cli import point_latest, run_folder
 
     base = tmp_path / "ckpts"
     assert run_folder(base, claim=False) == base / "version_0" and not base.exists()
@@ -103,7 +103,7 @@ def test_run_folder_picks_the_version(tmp_path):
 
 def test_latest_names_a_run_with_a_checkpoint(tmp_path, image_root):
     """A fit that stops before its first checkpoint leaves latest/best.ckpt of the run before it."""
-    from inpaintlab.lightning_cli import point_latest
+    from inpaintlab.cli.lightning_cli import point_latest
 
     run = tmp_path / "run"
     base = run / "checkpoints"
@@ -269,23 +269,77 @@ def test_a_missing_data_folder_names_the_path(tmp_path, image_root):
         cli.main(["fit", *args])
 
 
-def test_hub_commands_go_to_the_hub_cli(monkeypatch):
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("models", ["models"]),
+        ("download", ["download", "all"]),
+        ("export", ["export", "x.ckpt"]),
+        ("inpaint", ["inpaint", "--image", "a.png", "--mask", "m.png", "--output", "o.png"]),
+        ("stylize", ["stylize", "--image", "a.png", "--output", "o.png"]),
+        ("serve", ["serve"]),
+    ],
+)
+def test_each_command_runs_in_its_own_module(monkeypatch, module, args):
+    import importlib
+
     calls = []
-    fake = types.ModuleType("inpaintlab.hub_cli")
-    fake.main = lambda argv: calls.append(list(argv)) or 3
-    monkeypatch.setitem(sys.modules, "inpaintlab.hub_cli", fake)
-    assert cli.main(["models", "--json"]) == 3
-    assert cli.main(["inpaint", "a.png"]) == 3
-    assert calls == [["models", "--json"], ["inpaint", "a.png"]]
+    command = importlib.import_module(f"inpaintlab.cli.{module}")
+    monkeypatch.setattr(command, "run", lambda parsed: calls.append(parsed.command) or 3)
+    assert cli.main(args) == 3 and calls == [module]
+
+
+def test_training_commands_go_to_lightning_cli_unparsed(monkeypatch):
+    from inpaintlab.cli import training
+
+    calls = []
+    monkeypatch.setattr(training, "run", lambda argv: calls.append(argv) or 5)
+    assert cli.main(["fit", "-c", "x.yaml", "--trainer.max_epochs", "1"]) == 5
+    assert cli.main(["predict"]) == 5
+    assert calls == [["fit", "-c", "x.yaml", "--trainer.max_epochs", "1"], ["predict"]]
+
+
+@pytest.mark.parametrize("flag", [["-c", "{path}"], ["--config", "{path}"], ["--config={path}"]])
+def test_a_missing_config_file_is_one_line_before_lightning_loads(tmp_path, capsys, flag):
+    """A wrong -c path was reported after 68 lines of usage (and 10 s of imports): one line now, status 2."""
+    missing = tmp_path / "nope.yaml"
+    args = ["fit", "-c", SMOKE, *[f.format(path=missing) for f in flag], "--trainer.max_epochs", "1"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and str(missing) in err and "does not exist" in err
+    assert cli.main(["validate", "-c", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_the_config_check_leaves_inline_yaml_and_existing_files_to_lightning(tmp_path):
+    from inpaintlab.cli.training import missing_config
+
+    assert missing_config(["fit", "-c", SMOKE, "--config", "{trainer: {max_epochs: 1}}"]) is None
+    assert missing_config(["fit", "-c"]) is None  # LightningCLI says the flag needs a value
+    assert missing_config(["fit", "--ckpt_path", "nope.yaml"]) is None
+    assert "nope.yml" in missing_config(["fit", "-c", SMOKE, "-c", "nope.yml"])
+
+
+def test_a_missing_config_file_imports_no_lightning(tmp_path):
+    code = (
+        "import sys\nfrom inpaintlab.cli import main\n"
+        f"rc = main(['fit', '-c', {str(tmp_path / 'nope.yaml')!r}])\n"
+        "print(rc, sorted(m for m in ('lightning', 'torch') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "2 []", done.stderr
 
 
 def test_wandb_runs_offline_without_an_api_key(tmp_path):
+    from inpaintlab.cli.training import default_wandb_mode
+
     env = {"NETRC": str(tmp_path / "netrc")}
-    assert cli.default_wandb_mode(env) == "offline" and env["WANDB_MODE"] == "offline"
+    assert default_wandb_mode(env) == "offline" and env["WANDB_MODE"] == "offline"
     env = {"NETRC": str(tmp_path / "netrc"), "WANDB_MODE": "online"}
-    assert cli.default_wandb_mode(env) is None and env["WANDB_MODE"] == "online"  # WANDB_MODE wins
+    assert default_wandb_mode(env) is None and env["WANDB_MODE"] == "online"  # WANDB_MODE wins
     env = {"NETRC": str(tmp_path / "netrc"), "WANDB_API_KEY": "k"}
-    assert cli.default_wandb_mode(env) is None and "WANDB_MODE" not in env
+    assert default_wandb_mode(env) is None and "WANDB_MODE" not in env
     (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password secret\n")
     env = {"NETRC": str(tmp_path / "netrc")}
-    assert cli.default_wandb_mode(env) is None and "WANDB_MODE" not in env
+    assert default_wandb_mode(env) is None and "WANDB_MODE" not in env

@@ -10,7 +10,7 @@ import torch
 from conftest import REPO_ROOT
 from PIL import Image
 
-from inpaintlab import hub_cli, load
+from inpaintlab import cli, load
 from inpaintlab.export import HALF_TOLERANCE, TOLERANCE, export_model, sample_picture
 from inpaintlab.export.formats import HALF_MIN_VALUES, RUNNERS
 from inpaintlab.export.graph import (
@@ -107,7 +107,7 @@ def test_dynamic_export_matches_load_at_two_sizes(tmp_path, capsys, fmt):
     if fmt == "onnx":
         pytest.importorskip("onnxruntime", reason="the export extra is not installed")
     path = tmp_path / f"{NAME}.{fmt}"
-    assert hub_cli.main(["export", NAME, "--format", fmt, "--dynamic", "-o", str(path)]) == 0
+    assert cli.main(["export", NAME, "--format", fmt, "--dynamic", "-o", str(path)]) == 0
     printed = capsys.readouterr().out
     assert str(path) in printed and "max |" in printed and f"tolerance {TOLERANCE:g}" in printed
     inpainter = load(NAME, device="cpu")
@@ -178,7 +178,7 @@ def test_half_weights_store_float16_and_compute_within_half_a_grey_level(tmp_pat
     weights = save_weights(generator.state_dict(), tmp_path / "tiny.safetensors", arch, metadata={"resolution": 32})
     full = export_model(weights, tmp_path / "full.onnx", "onnx", dynamic=True)
     half_path = tmp_path / "half.onnx"
-    assert hub_cli.main(["export", str(weights), "--format", "onnx", "--dynamic", "--half-weights", "-o", str(half_path)]) == 0
+    assert cli.main(["export", str(weights), "--format", "onnx", "--dynamic", "--half-weights", "-o", str(half_path)]) == 0
     assert f"tolerance {HALF_TOLERANCE:g}" in capsys.readouterr().out
     model = onnx.load(str(half_path))
     big = [i for i in model.graph.initializer if np.prod(i.dims) >= HALF_MIN_VALUES]
@@ -207,14 +207,33 @@ def test_export_errors(tmp_path, capsys):
         export_model("style-classifier", tmp_path / "x.onnx")
     existing = tmp_path / "taken.pt"
     existing.write_bytes(b"keep me")
-    assert hub_cli.main(["export", NAME, "--format", "torchscript", "-o", str(existing)]) == 1
+    assert cli.main(["export", NAME, "--format", "torchscript", "-o", str(existing)]) == 1
     assert "--force" in capsys.readouterr().err
     assert existing.read_bytes() == b"keep me"
-    assert hub_cli.main(["export", "nope", "--format", "onnx"]) == 1
+    assert cli.main(["export", "nope", "--format", "onnx"]) == 1
     assert "nope" in capsys.readouterr().err
-    assert hub_cli.main(["export", NAME, "--dynamic"]) == 1  # without --format: the safetensors export
+    assert cli.main(["export", NAME, "--dynamic"]) == 1  # without --format: the safetensors export
     assert "go with --format" in capsys.readouterr().err
-    assert hub_cli.main(["export", NAME, "--format", "tflite"]) == 2  # argparse: invalid choice
+    assert cli.main(["export", NAME, "--format", "tflite"]) == 2  # argparse: invalid choice
+
+
+def test_onnx_export_without_the_extra_says_what_to_install_before_any_work(tmp_path, monkeypatch, capsys):
+    """A plain `pip install inpaintlab` has no onnx: one line naming the extra, before the model is traced."""
+    import sys
+    from types import SimpleNamespace
+
+    import inpaintlab.export
+
+    traced = []
+    written = SimpleNamespace(summary=lambda: "wrote x.pt")
+    monkeypatch.setattr(inpaintlab.export, "export_model", lambda *a, **k: traced.append(a) or written)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # find_spec("onnx") is None: not installed
+    assert cli.main(["export", NAME, "--format", "onnx", "-o", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'inpaintlab[export]'" in err
+    assert traced == [] and not (tmp_path / "x.onnx").exists()
+    assert cli.main(["export", NAME, "--format", "torchscript", "-o", str(tmp_path / "x.pt")]) == 0
+    assert len(traced) == 1  # TorchScript needs no onnx
 
 
 def test_a_file_that_fails_its_check_replaces_nothing(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
-"""inpaintlab.hub_cli.main: models, download, export, inpaint, stylize (files and folders); the light
-dispatcher in inpaintlab.cli and what it imports."""
+"""The pretrained-model commands of inpaintlab.cli: models, download, export, inpaint, stylize (files and
+folders); the dispatcher's usage and what the commands import."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ import torch
 import yaml
 from PIL import Image
 
-from inpaintlab import hub_cli
+import inpaintlab
+from inpaintlab.cli import build_parser, main
+from inpaintlab.cli import models as models_command
 from inpaintlab.hub import (
     cache_dir,
     get_entry,
@@ -28,7 +30,6 @@ from inpaintlab.hub import (
     sha256_file,
     shipped_dir,
 )
-from inpaintlab.hub_cli import main
 from inpaintlab.models import create_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,16 +149,15 @@ def test_usage_errors_return_2_instead_of_exiting(capsys):
 
 
 def test_help_lists_every_command(capsys):
-    from inpaintlab import cli
-
     assert main(["--help"]) == 0
-    assert "{models,download,export,inpaint,stylize,serve}" in capsys.readouterr().out
-    assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in (*cli.TRAINING_COMMANDS, *cli.HUB_COMMANDS):
-        assert re.search(rf"^  {command} ", out, re.MULTILINE), command
-    assert cli.main([]) == 2 and cli.main(["frobnicate"]) == 2
-    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+    for command in ("fit", "validate", "test", "predict", "models", "download", "export", "inpaint", "stylize", "serve"):
+        assert re.search(rf"^    {command} +\S", out, re.MULTILINE), command
+    assert main([]) == 2
+    assert re.search(r"^    inpaint +\S", capsys.readouterr().err, re.MULTILINE)  # the usage, on stderr
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+    assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"inpaintlab {inpaintlab.__version__}"
 
 
 def test_a_bug_inside_a_command_keeps_its_traceback(monkeypatch):
@@ -166,7 +166,7 @@ def test_a_bug_inside_a_command_keeps_its_traceback(monkeypatch):
     def broken(args):
         raise KeyError("x")
 
-    monkeypatch.setattr(hub_cli, "cmd_models", broken)
+    monkeypatch.setattr(models_command, "run", broken)
     with pytest.raises(KeyError, match="x"):
         main(["models"])
 
@@ -433,31 +433,58 @@ def test_auto_folder_prints_the_count_per_model(tmp_path, capsys):
     for stem, mask in (("a", center), ("b", blocks), ("c", blocks)):
         painting.save(tmp_path / "images" / f"{stem}.png")
         Image.fromarray(mask).save(tmp_path / "masks" / f"{stem}.png")
-    args = ["inpaint", "--model", "auto", "--image", str(tmp_path / "images"), "--mask", str(tmp_path / "masks"),
+    args = ["inpaint", "--image", str(tmp_path / "images"), "--mask", str(tmp_path / "masks"),
             "--output", str(tmp_path / "out"), "--device", "cpu"]  # fmt: skip
+    # no --model: auto, the default
     assert main(args) == 0
-    out = capsys.readouterr().out
-    assert out.strip() == f"wrote 3 pictures to {tmp_path / 'out'} (monet-blocks: 2, monet-center: 1; torch)"
+    out = tmp_path / "out"
+    assert capsys.readouterr().out.splitlines() == [  # which model filled which file, then the count per model
+        f"{out / 'a.png'} (monet-center)",
+        f"{out / 'b.png'} (monet-blocks)",
+        f"{out / 'c.png'} (monet-blocks)",
+        f"wrote 3 pictures to {out} (monet-blocks: 2, monet-center: 1; torch)",
+    ]
+
+
+def test_inpaint_runs_auto_unless_a_model_is_named():
+    args = ["inpaint", "--image", "in.png", "--mask", "mask.png", "--output", "out.png"]
+    assert build_parser().parse_args(args).model == "auto"
+    assert build_parser().parse_args([*args, "--model", "photo-region"]).model == "photo-region"
+
+
+def test_a_folder_run_names_the_model_of_each_file(tmp_path, generator_file, capsys):
+    """One model for all, and a picture with an empty mask under auto: each file is reported."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for stem in ("a", "b"):
+        _, mask = _picture_and_mask(tmp_path / "images", stem)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{stem}.png")
+    args = ["inpaint", "--model", str(generator_file[0]), "--image", str(tmp_path / "images"),
+            "--mask", str(tmp_path / "masks"), "--output", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 0
+    out = tmp_path / "out"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{out / 'a.png'} (gen)",
+        f"{out / 'b.png'} (gen)",
+        f"wrote 2 pictures to {out} (gen: 2; torch)",
+    ]
 
 
 def test_only_an_unknown_name_is_a_one_line_error_other_key_errors_keep_their_traceback(monkeypatch, capsys):
-    from inpaintlab import hub_cli
-
+    
     assert main(["download", "no-such-model"]) == 1
     assert "no checkpoint named 'no-such-model'" in capsys.readouterr().err
 
     def broken(args):
         return {}["x"]  # a programming error inside a command
 
-    monkeypatch.setattr(hub_cli, "cmd_models", broken)
+    monkeypatch.setattr(models_command, "run", broken)
     with pytest.raises(KeyError, match="x"):
         main(["models"])
 
 
 def test_top_level_usage_names_every_command(capsys):
-    from inpaintlab.cli import main as cli_main
-
-    assert cli_main(["--help"]) == 0
-    usage = capsys.readouterr().out.splitlines()[0]
+    assert main(["--help"]) == 0
+    usage = capsys.readouterr().out.split("\n\n")[0]  # the usage paragraph
     for command in ("fit", "validate", "models", "download", "export", "inpaint", "stylize", "serve"):
         assert command in usage, command

@@ -14,7 +14,7 @@ import yaml
 from conftest import REPO_ROOT
 from PIL import Image
 
-from inpaintlab import hub_cli, load
+from inpaintlab import cli, load
 from inpaintlab.api import window_arrays, window_tensors
 from inpaintlab.api.onnx_inpainter import OnnxInpainter, optimized_path
 from inpaintlab.api.plan import plan_windows, window_batches
@@ -24,7 +24,7 @@ from inpaintlab.hub.registry import RegistryError
 from inpaintlab.models import create_generator
 
 pytest.importorskip("onnxruntime")
-main_download = hub_cli.main
+main_download = cli.main
 R = 16  # the tiny model's resolution: holes thicker than 8 px run downscaled
 
 
@@ -252,7 +252,7 @@ def picture_files(tmp_path):
 
 
 def _inpaint(folder, *extra):
-    return hub_cli.main(
+    return cli.main(
         ["inpaint", "--model", "photo-region", "--image", str(folder / "in.png"), "--mask",
          str(folder / "mask.png"), *extra]
     )  # fmt: skip
@@ -273,11 +273,11 @@ def test_cli_runtime_onnx_where_it_cannot_run_says_why(picture_files, capsys):
     shipped = REPO_ROOT / "inpaintlab" / "hub" / "files" / "photo-region.safetensors"
     args = ["inpaint", "--image", str(picture_files / "in.png"), "--mask", str(picture_files / "mask.png"),
             "--output", str(picture_files / "out.png")]  # fmt: skip
-    assert hub_cli.main([*args, "--model", str(shipped), "--runtime", "onnx"]) == 1
+    assert cli.main([*args, "--model", str(shipped), "--runtime", "onnx"]) == 1
     assert "only registry names have ONNX files" in capsys.readouterr().err
-    assert hub_cli.main([*args, "--model", "photo-region", "--runtime", "onnx", "--device", "cuda"]) == 1
+    assert cli.main([*args, "--model", "photo-region", "--runtime", "onnx", "--device", "cuda"]) == 1
     assert "CPU only" in capsys.readouterr().err
-    assert hub_cli.main([*args, "--model", str(shipped)]) == 0  # auto: a file runs with torch
+    assert cli.main([*args, "--model", str(shipped)]) == 0  # auto: a file runs with torch
     assert "torch)" in capsys.readouterr().out
 
 

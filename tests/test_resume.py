@@ -190,7 +190,7 @@ def _trainer(callback, **kwargs) -> L.Trainer:
 def test_last_checkpoint_follows_the_run_when_the_metric_stops_improving(
     tmp_path, val_check_interval, max_steps, first_validation_step, final_step
 ):
-    from inpaintlab.lightning_cli import RunCheckpoint
+    from inpaintlab.cli.lightning_cli import RunCheckpoint
 
     model = _WorseningModel()
     model.monitor, model.monitor_mode = "val/psnr_hole", "max"

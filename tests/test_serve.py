@@ -15,7 +15,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed (pip ins
 from conftest import start_uvicorn
 from fastapi.testclient import TestClient
 
-from inpaintlab import hub_cli, load
+from inpaintlab import cli, load
 from inpaintlab.serve import create_app
 from inpaintlab.serve.app import STATIC, registry_models
 from inpaintlab.serve.pool import ModelPool
@@ -369,20 +369,20 @@ def test_serve_command(monkeypatch, capsys):
 
     started = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(kw, app=app))
-    assert hub_cli.main(["serve", "--model", "monet-blocks", "--port", "8765"]) == 0
+    assert cli.main(["serve", "--model", "monet-blocks", "--port", "8765"]) == 0
     assert started["host"] == "127.0.0.1" and started["port"] == 8765  # loopback unless asked
     assert started["app"].state.pool.loaded == ["monet-blocks"]  # preloaded: errors show at start
     out = capsys.readouterr()
     assert "http://127.0.0.1:8765/" in out.out and "warning" not in out.err
-    assert hub_cli.main(["serve", "--host", "0.0.0.0", "--model", "monet-blocks"]) == 0
+    assert cli.main(["serve", "--host", "0.0.0.0", "--model", "monet-blocks"]) == 0
     assert "other machines can reach" in capsys.readouterr().err
 
 
 def test_serve_command_errors(monkeypatch, capsys):
-    assert hub_cli.main(["serve", "--model", "nope"]) == 1
+    assert cli.main(["serve", "--model", "nope"]) == 1
     assert "no such inpainter" in capsys.readouterr().err
-    assert hub_cli.main(["serve", "--device", "cuda:7"]) == 1
+    assert cli.main(["serve", "--device", "cuda:7"]) == 1
     assert "cuda" in capsys.readouterr().err.lower()
     monkeypatch.setitem(__import__("sys").modules, "uvicorn", None)  # the extra is not installed
-    assert hub_cli.main(["serve"]) == 1
+    assert cli.main(["serve"]) == 1
     assert "pip install 'inpaintlab[serve]'" in capsys.readouterr().err

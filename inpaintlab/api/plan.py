@@ -183,21 +183,6 @@ def window_batches(
     return [group[i : i + batch_size] for group in by_size.values() for i in range(0, len(group), batch_size)]
 
 
-def __getattr__(name: str):
-    # window_input / window_values lived here before the plan became torch-free
-    if name in ("window_input", "window_values"):
-        import importlib
-        import warnings
-
-        warnings.warn(
-            f"inpaintlab.api.plan.{name} moved to inpaintlab.api.window_tensors.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module("inpaintlab.api.window_tensors"), name)
-    raise AttributeError(f"module 'inpaintlab.api.plan' has no attribute {name!r}")
-
-
 def scaled(length: int, scale: float) -> int:
     """A window side of ``length`` picture pixels at ``scale``, in model pixels."""
     return length if scale >= 1 else max(1, round(length * scale))

@@ -136,6 +136,7 @@ def _auto(
     device: str | torch.device | None,
     classifier: Callable | None = None,
     loader: Callable[[str], Any] | None = None,
+    texture: Any = True,
     **kwargs: Any,
 ) -> AutoInpainter:
     """``load("auto")``: the registry's style classifier (unless one is given) routing to ``{style}-{kind}``
@@ -149,7 +150,7 @@ def _auto(
             )
         model = load_model(CLASSIFIER_NAME, device)
         classifier = model.predict if hasattr(model, "predict") else model
-    loader = loader or (lambda name: load(name, device=device))
+    loader = loader or (lambda name: load(name, device=device, texture=texture))
     return AutoInpainter(classifier, loader, device=device, **kwargs)
 
 

@@ -88,7 +88,7 @@ def count_train_images(config: dict, task: str) -> int:
 
 def run_folders(base: Path) -> set[str]:
     """The names of the ``version_N`` run folders under a recipe's ``checkpoint.dirpath``: every ``inpaintlab
-    fit`` writes its checkpoints into a new one (``inpaintlab.lightning_cli.run_folder``)."""
+    fit`` writes its checkpoints into a new one (``inpaintlab.cli.lightning_cli.run_folder``)."""
     if not base.is_dir():
         return set()
     return {p.name for p in base.iterdir() if _RUN_FOLDER.match(p.name) and p.is_dir() and not p.is_symlink()}

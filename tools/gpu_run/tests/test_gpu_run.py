@@ -351,7 +351,7 @@ def test_fit_checkpoints_are_those_of_the_run_folder_the_fit_made(tmp_path):
     in an earlier run's, and none when the fit wrote none (the dry run once found none: it looked in ckpt/)."""
     import os
 
-    from inpaintlab.lightning_cli import point_latest, run_folder
+    from inpaintlab.cli.lightning_cli import point_latest, run_folder
 
     base = tmp_path / "ckpt"
     assert gpu_files.run_folders(base) == set()
@@ -374,7 +374,7 @@ def test_fit_checkpoints_are_those_of_the_run_folder_the_fit_made(tmp_path):
 def test_fit_takes_the_checkpoint_of_the_run_folder_the_cli_made(tmp_path, monkeypatch):
     """GpuRun.fit finds what `inpaintlab fit` wrote (a new ckpt/version_N, lightning_cli's layout), not an
     earlier run's file, and fails a fit that wrote none (it once looked in ckpt/ itself: every phase failed)."""
-    from inpaintlab.lightning_cli import point_latest, run_folder
+    from inpaintlab.cli.lightning_cli import point_latest, run_folder
 
     run, phases = _run_with_data(tmp_path)
     phase = {**phases["photo-universal"], "export": None}

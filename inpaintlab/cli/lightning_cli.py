@@ -13,7 +13,7 @@ always writes checkpoints atomically (:class:`~inpaintlab.training.checkpoint_io
 resolved config next to the checkpoints, and gives every ``fit`` its own folder
 ``<checkpoint.dirpath>/version_N`` (:func:`run_folder`; ``latest`` links to the newest run that has
 written a checkpoint, :func:`point_latest`), so a second run
-never mixes its ``best.ckpt`` with the first's. Only :mod:`inpaintlab.cli` imports this module, and only
+never mixes its ``best.ckpt`` with the first's. Only :mod:`inpaintlab.cli.training` imports this module, and only
 for these commands: it is the one that loads Lightning.
 """
 
@@ -32,7 +32,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.plugins.io import CheckpointIO
 
-from inpaintlab import cli
+from inpaintlab.cli.common import DESCRIPTION, config_values
 from inpaintlab.io import atomic_symlink
 from inpaintlab.tasks.inpaint import InpaintDataModule, InpaintModule
 from inpaintlab.training.checkpoint_io import AtomicCheckpointIO, BestAndLastCheckpoint
@@ -172,22 +172,21 @@ def classes_named(args: Sequence[str]) -> set[str]:
 
     named: set[str] = set()
     args = list(args)
-    for i, arg in enumerate(args):
-        flag, eq, value = arg.partition("=")
+    for arg in args:
+        flag = arg.partition("=")[0]
         for key in ("model", "data"):
             if flag in (f"--{key}", f"--{key}.class_path"):
                 named.add(key)
-        if flag in ("-c", "--config"):
-            path = value if eq else (args[i + 1] if i + 1 < len(args) else "")
-            try:
-                config = yaml.safe_load(Path(path).read_text())
-            except (OSError, ValueError, yaml.YAMLError):
-                continue
-            if isinstance(config, dict):
-                for key in ("model", "data"):
-                    part = config.get(key)
-                    if isinstance(part, str) or (isinstance(part, dict) and "class_path" in part):
-                        named.add(key)
+    for _, path in config_values(args):
+        try:
+            config = yaml.safe_load(Path(path).read_text())
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if isinstance(config, dict):
+            for key in ("model", "data"):
+                part = config.get(key)
+                if isinstance(part, str) or (isinstance(part, dict) and "class_path" in part):
+                    named.add(key)
     return named
 
 
@@ -209,7 +208,7 @@ class InpaintLightningCLI(LightningCLI):
     def __init__(self, args: Sequence[str] | None = None, run: bool = True, **kwargs) -> None:
         self._classes_given = classes_named(sys.argv[1:] if args is None else args)
         kwargs.setdefault("save_config_callback", RunConfigSaver)
-        kwargs.setdefault("parser_kwargs", {"prog": "inpaintlab", "description": cli.DESCRIPTION})
+        kwargs.setdefault("parser_kwargs", {"prog": "inpaintlab", "description": DESCRIPTION})
         super().__init__(
             LightningModule,
             LightningDataModule,
@@ -302,7 +301,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     ``argv=None`` lets LightningCLI read ``sys.argv`` itself (DDP's launcher re-runs the same command
     line); jsonargparse's exits (``--help``, ``--print_config``, config errors) become return values.
     """
-    cli.default_wandb_mode()
     try:
         InpaintLightningCLI(args=None if argv is None else list(argv))
     except SystemExit as stop:
