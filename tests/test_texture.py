@@ -72,6 +72,20 @@ def test_strength_scales_the_detail_and_zero_returns_the_fill_unchanged():
     np.testing.assert_allclose((half - blur)[inside], 0.5 * (full - blur)[inside], atol=1e-6)
 
 
+def test_the_ramp_fades_the_detail_in_from_the_holes_edge():
+    picture = _striped()
+    hole = np.zeros(picture.shape[1:], bool)
+    hole[30:70, 30:70] = True
+    blur = _blurred_fill(picture, hole)
+    full = copy_texture(picture, hole, blur, TextureSettings())
+    ramped = copy_texture(picture, hole, blur, TextureSettings(ramp=4.0))
+    depth = ndimage.distance_transform_edt(hole)[hole]
+    added_full, added_ramped = np.abs(full - blur).max(0), np.abs(ramped - blur).max(0)
+    assert np.allclose(added_ramped[depth >= 4], added_full[depth >= 4])  # full strength 4 px inside
+    edge = (depth == 1) & (added_full > 0.05)
+    assert edge.any() and np.allclose(added_ramped[edge], added_full[edge] / 4, atol=1e-6)  # a quarter at 1 px
+
+
 def test_no_known_source_returns_the_fill():
     picture = _striped(40, 40)
     hole = np.ones(picture.shape[1:], bool)
@@ -81,8 +95,8 @@ def test_no_known_source_returns_the_fill():
 
 
 def test_the_match_grid_follows_the_window_scale():
-    assert TextureSettings(cell=4, sigma=2.0).at_scale(1.0) == (4, 2.0)
-    assert TextureSettings(cell=4, sigma=2.0).at_scale(0.25) == (16, 8.0)
+    assert TextureSettings(cell=4, sigma=2.0, ramp=2.0).at_scale(1.0) == (4, 2.0, 2.0)
+    assert TextureSettings(cell=4, sigma=2.0, ramp=2.0).at_scale(0.25) == (16, 8.0, 8.0)
     picture = _striped(192, 192, period=16)  # a picture 2x the size its window ran at
     hole = np.zeros(picture.shape[1:], bool)
     hole[64:128, 64:128] = True
