@@ -99,7 +99,8 @@ def test_levels_fix_the_pyramid_depth():
     for options in ({}, {"smooth_iters": 4, "coarse_iters": 32, "over_relaxation": 1.8}):  # Jacobi, SOR
         expected = pyramid_fill(image, mask, **options)
         for levels in (7, 13):  # the depth it needs, and extra 1x1 levels (what an exported graph has)
-            torch.testing.assert_close(pyramid_fill(image, mask, **options, levels=levels), expected, rtol=0, atol=1e-6)
+            got = pyramid_fill(image, mask, **options, levels=levels)
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
     coarse = pyramid_fill(image, mask, levels=3)  # the coarsest level 16x16: a blockier fill
     assert (coarse - pyramid_fill(image, mask)).abs().max() > 1e-3
     for bad in (0, 2.5, True):
@@ -115,7 +116,8 @@ def test_a_traced_half_precision_fill_and_its_gradient_are_finite():
     image = image.half().requires_grad_()
     filled = traced(image, mask.half())
     assert filled.dtype == torch.float16 and torch.isfinite(filled).all()
-    torch.testing.assert_close(filled.float(), pyramid_fill(image.detach().float(), mask, **FILL_OPTIONS["jacobi"]), rtol=0, atol=1e-2)
+    eager = pyramid_fill(image.detach().float(), mask, **FILL_OPTIONS["jacobi"])
+    torch.testing.assert_close(filled.float(), eager, rtol=0, atol=1e-2)
     filled.sum().backward()
     assert torch.isfinite(image.grad).all()
 

@@ -208,7 +208,7 @@ def parse_arch(spec: Any) -> tuple[str, dict[str, Any]]:
         raise KeyError(f"unknown architecture preset {name!r}; valid presets: {sorted(PRESETS)}")
     if not isinstance(args, dict):
         raise TypeError(f"the 'args' of architecture {name!r} must be a dict of overrides, got {args!r}")
-    if isinstance(renamed, dict):  # an old preset name: its network's preset, the old name's arguments under args
+    if isinstance(renamed, dict):  # an old preset name: its network's preset, the old name's settings as args
         return renamed["preset"], _merge(copy.deepcopy(renamed["args"]), args)
     return name, dict(args)
 

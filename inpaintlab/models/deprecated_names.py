@@ -26,7 +26,10 @@ DEPRECATED_NAMES: dict[str, dict[str, Any] | type[nn.Module]] = {
     # dilated_unet.sor8_fine_mid; the sor ones are the training stages of examples/configs/cpu/)
     "dilated_unet.sor": {"preset": "dilated_unet.base", "args": {"prefill_solver": "sor"}},
     "dilated_unet.sor8": {"preset": "dilated_unet.base", "args": {"prefill_solver": "sor8"}},
-    "dilated_unet.sor_fine": {"preset": "dilated_unet.base", "args": {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}},
+    "dilated_unet.sor_fine": {
+        "preset": "dilated_unet.base",
+        "args": {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]},
+    },
     "dilated_unet.sor_fine_mid": {"preset": "dilated_unet.fine_mid", "args": {"prefill_solver": "sor"}},
     "dilated_unet.sor8_fine_mid": {"preset": "dilated_unet.fine_mid", "args": {"prefill_solver": "sor8"}},
     # class names of {"class": ..., "init": {...}} specs (files written before presets) -> the class; frozen:

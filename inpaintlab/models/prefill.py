@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from inpaintlab._checks import check_image, check_mask
 
-#: The longest side, in pixels, that a traced or exported fill is exact for (see :func:`pyramid_fill`'s ``levels``).
+#: The longest side, in pixels, that a traced or exported fill is exact for (see ``pyramid_fill``'s levels).
 EXPORT_MAX_SIDE = 4096
 
 
