@@ -15,7 +15,7 @@ from inpaintlab.export import HALF_TOLERANCE, TOLERANCE, export_model, sample_pi
 from inpaintlab.export.formats import HALF_MIN_VALUES, RUNNERS, WRITERS
 from inpaintlab.export.graph import InpaintGraph
 from inpaintlab.hub import save_weights
-from inpaintlab.models import PRESETS, create_generator
+from inpaintlab.models import PRESETS, arch_of, create_generator
 from inpaintlab.models.prefill import EXPORT_MAX_SIDE, pyramid_fill, pyramid_levels
 
 NAME = "monet-blocks"  # shipped: 64 px U-Net with the harmonic prefill
@@ -188,8 +188,7 @@ def test_every_generator_exports(tmp_path, preset):
         block.mix.weight.data.normal_(0, 0.1)  # so would added blocks at their identity start
     weights = save_weights(
         generator.state_dict(), tmp_path / f"{name}.safetensors",
-        {"class": type(generator).__name__, "init": generator.init_args},
-        metadata={"resolution": getattr(generator, "image_size", None) or 32},
+        arch_of(generator), metadata={"resolution": getattr(generator, "image_size", None) or 32},
     )  # fmt: skip
     fixed = getattr(generator, "image_size", None) is not None  # the context encoder takes one size only
     for fmt in ("onnx", "torchscript"):
