@@ -10,8 +10,9 @@ For each val set (photo, Monet) and each mask family, every image gets one fixed
 Methods: the registry checkpoint of that style and kind (the ``region`` one for the free-form
 families), on paintings also the photo checkpoint of the kind (what the fine-tune adds), candidates
 given with ``--model NAME=PATH`` (a ``.ckpt`` or ``.safetensors`` not yet in the registry), OpenCV's
-``cv2.inpaint`` TELEA and Navier-Stokes, PatchMatch (``pypatchmatch``, IOPaint's classical model), the library's ``pyramid_fill`` with its default 8 Jacobi sweeps
-per level (``harmonic-fill``) and with the red-black SOR sweeps of the ``dilated_unet.sor`` prior
+``cv2.inpaint`` TELEA and Navier-Stokes, PatchMatch (``pypatchmatch``, IOPaint's classical model), the library's
+``pyramid_fill`` with its default 8 Jacobi sweeps per level (``harmonic-fill``) and with the red-black SOR
+sweeps of the ``prefill_solver="sor"`` prior
 (``harmonic-sor``, the work of the earlier Jacobi prefill: 8 sweeps doubling to 64), and the harmonic fill solved to convergence (coarse to fine, 150 Jacobi
 sweeps per level).
 Metrics on the hole only: PSNR, SSIM, L1 (``inpaintlab.metrics.hole_metrics``) and ``sharpness``, the
@@ -111,7 +112,7 @@ CLASSICAL_METHODS = {
     **{name: functools.partial(opencv_inpaint, method=flag) for name, flag in OPENCV_METHODS.items()},
     "patchmatch": patchmatch_inpaint,
     "harmonic-fill": functools.partial(batched, pyramid_fill),
-    # the prior of the dilated_unet.sor models: red-black SOR, the work of dilated_unet.base's Jacobi prefill
+    # the prior of the prefill_solver="sor" models: red-black SOR, the work of dilated_unet.base's Jacobi prefill
     # (8 sweeps, doubling to 64 on coarse levels; about 1.4x harmonic-fill's)
     "harmonic-sor": functools.partial(
         batched, functools.partial(pyramid_fill, **PREFILL_SOLVERS["sor"])

@@ -10,13 +10,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import inpaintlab
 from inpaintlab.api import Inpainter, Stylizer, load, load_model
 from inpaintlab.hub import load_registry, read_arch
 from inpaintlab.hub.export import export_checkpoint
 from inpaintlab.hub.weights import read_training_checkpoint
-from inpaintlab.models import PRESETS
+from inpaintlab.models import PRESETS, normalize_arch
 
-OLD = Path(__file__).parent / "data" / "f6e89ef"
+OLD = Path(__file__).parent / "data" / "checkpoints-before-presets"  # written by commit f6e89ef's code
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +59,19 @@ def test_an_old_inpainting_checkpoint_initialises_a_new_run():
     assert old.info["image_size"] == 32 and old.counters["generator_steps"] >= 1
 
 
-# the shipped files of f6e89ef that still ship (same file, re-exported with a preset name); the 64 px
+# the shipped files of commit f6e89ef that still ship (same file, re-exported with a preset name); the 64 px
 # inpainters of that time were replaced by the 256 px universal files and have no reference here
 STILL_SHIPPED = {"style-classifier": "59dad2110f81e276d885f525c0f2d523010dde4573a56f7d626ea5168b9ec646"}
 
 
-def test_every_registry_entry_names_a_preset():
+def test_every_registry_entry_names_a_preset_and_its_file_the_same_network():
+    """Entries name today's presets (settings as args); the shipped files keep the names they were written
+    with, read through the deprecation table, and both build the same network."""
     for name, entry in load_registry().items():
-        assert isinstance(entry.arch, str) and entry.arch in PRESETS, name
+        assert (entry.arch if isinstance(entry.arch, str) else entry.arch["preset"]) in PRESETS, name
+        assert normalize_arch(entry.arch) == entry.arch, name  # written in its shortest form
+        stored = read_arch(Path(inpaintlab.__file__).parent / "hub" / "files" / entry.file)
+        assert normalize_arch(stored) == entry.arch, name
 
 
 def test_the_shipped_files_give_the_outputs_they_gave_before(monkeypatch):
@@ -79,3 +85,19 @@ def test_the_shipped_files_give_the_outputs_they_gave_before(monkeypatch):
         with torch.no_grad():  # the classifier's logits
             out = load_model(name)(image)
         torch.testing.assert_close(out, before[name], rtol=0, atol=1e-6, msg=name)
+
+
+# each shipped inpainter's network on sample_picture(40, 56, seed=5) with the hole zeroed, written by the
+# code of commit 3257984 (before the presets named networks and pyramid_fill exported itself)
+INPAINTERS = ["photo-center", "photo-blocks", "photo-region", "monet-center", "monet-blocks", "monet-region"]
+
+
+def test_the_shipped_inpainters_give_the_outputs_they_gave_before(monkeypatch):
+    monkeypatch.setenv("INPAINTLAB_OFFLINE", "1")
+    before = load_file(str(Path(__file__).parent / "data" / "shipped-inpainter-outputs.safetensors"))
+    image, mask = before["probe_image"], before["probe_mask"]
+    assert sorted(INPAINTERS) == sorted(n for n, e in load_registry().items() if e.task == "inpaint")
+    for name in INPAINTERS:
+        with torch.no_grad():
+            out = load_model(name)(torch.where(mask > 0, 0, image), mask)
+        assert torch.equal(out, before[name]), name  # bit-identical

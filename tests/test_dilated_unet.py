@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from inpaintlab.models import DilatedUNet, create_generator, pyramid_fill
-from inpaintlab.models.dilated_unet import PREFILL_COARSE_ITERS
+from inpaintlab.models.dilated_unet import PREFILL_COARSE_ITERS, PREFILL_SOLVERS
 
 
 def _hole_batch(size: int, n: int = 1, seed: int = 0):
@@ -82,10 +82,10 @@ def test_torchscript_trace_matches_eager():
     assert torch.allclose(traced(image, mask), model(image, mask), atol=1e-6)
 
 
-def test_the_sor_preset_is_the_same_network_with_another_prefill():
-    """dilated_unet.sor loads base weights, rebuilds from its preset name with the SOR prefill, and fills
+def test_the_sor_prefill_is_the_same_network_with_another_prefill():
+    """prefill_solver="sor" loads Jacobi weights, rebuilds from its spec with the SOR prefill, and fills
     differently from the Jacobi model with the same weights (nearer the converged harmonic fill)."""
-    from inpaintlab.models import PRESETS, arch_of, build_model
+    from inpaintlab.models import arch_of, build_model
 
     jacobi = create_generator("dilated_unet.tiny", seed=0).eval()
     sor = build_model({"preset": "dilated_unet.tiny", "args": {"prefill_solver": "sor"}}).eval()
@@ -100,10 +100,10 @@ def test_the_sor_preset_is_the_same_network_with_another_prefill():
         sor_error = (sor(image, mask) - converged)[hole].abs().mean()
         jacobi_error = (jacobi(image, mask) - converged)[hole].abs().mean()
     assert sor_error < 0.5 * jacobi_error
-    assert PRESETS["dilated_unet.sor"].kwargs == {"prefill_solver": "sor"}
-    assert arch_of(create_generator("dilated_unet.sor")) == "dilated_unet.sor"
+    base_sor = {"preset": "dilated_unet.base", "args": {"prefill_solver": "sor"}}
+    assert arch_of(build_model(base_sor)) == base_sor  # a setting, not a preset of its own
     sor.prefill_options["over_relaxation"] = 1.5  # a model's options are its own
-    assert create_generator("dilated_unet.sor").prefill_options["over_relaxation"] == 1.8
+    assert build_model(base_sor).prefill_options["over_relaxation"] == 1.8
     with pytest.raises(ValueError, match="prefill_solver must be one of"):
         DilatedUNet(prefill_solver="gauss")
 
@@ -111,7 +111,7 @@ def test_the_sor_preset_is_the_same_network_with_another_prefill():
 def test_the_sor8_prefill_is_nearer_the_converged_fill_than_sor():
     """prefill_solver="sor8" (8 SOR sweeps at full size doubling to 32) takes the same weights and fills a
     large hole closer to the converged harmonic fill than sor's 4 sweeps (doubling to 32)."""
-    from inpaintlab.models import PRESETS, build_model
+    from inpaintlab.models import build_model
 
     def untrained(solver):
         return build_model({"preset": "dilated_unet.tiny", "args": {"prefill_solver": solver}}).eval()
@@ -129,13 +129,29 @@ def test_the_sor8_prefill_is_nearer_the_converged_fill_than_sor():
         sor_error = (sor(image, mask) - converged)[hole].abs().mean()
         sor8_error = (sor8(image, mask) - converged)[hole].abs().mean()
     assert sor8_error < 0.7 * sor_error  # measured: 0.0007 vs 0.0015 (1000 sweeps: the same)
-    # the shipped presets: sor and sor_fine_mid with the sor8 prefill, so their files load unchanged
-    for sor_name, sor8_name in (
-        ("dilated_unet.sor", "dilated_unet.sor8"),
-        ("dilated_unet.sor_fine_mid", "dilated_unet.sor8_fine_mid"),
-    ):
-        assert PRESETS[sor8_name].kwargs == {**PRESETS[sor_name].kwargs, "prefill_solver": "sor8"}
-        create_generator(sor8_name).load_state_dict(create_generator(sor_name, seed=0).state_dict())
+
+
+def test_the_old_preset_names_of_written_files_read_as_the_network_with_its_setting():
+    """The shipped files say dilated_unet.sor8 / sor8_fine_mid in their metadata, training checkpoints of
+    the recipes dilated_unet.sor / sor_fine / sor_fine_mid: each builds the network it named, with its
+    prefill solver, and a file of one stage loads into the next."""
+    from inpaintlab.models import PRESETS, arch_of, build_model, normalize_arch
+
+    expected = {
+        "dilated_unet.sor": ("dilated_unet.base", {"prefill_solver": "sor"}),
+        "dilated_unet.sor8": ("dilated_unet.base", {"prefill_solver": "sor8"}),
+        "dilated_unet.sor_fine": ("dilated_unet.base", {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}),
+        "dilated_unet.sor_fine_mid": ("dilated_unet.fine_mid", {"prefill_solver": "sor"}),
+        "dilated_unet.sor8_fine_mid": ("dilated_unet.fine_mid", {"prefill_solver": "sor8"}),
+    }
+    for old, (preset, args) in expected.items():
+        assert old not in PRESETS
+        spec = {"preset": preset, "args": args}
+        assert normalize_arch(old) == spec and arch_of(build_model(old)) == spec, old
+        model = build_model({"preset": old, "args": {"seed": 0}})  # overrides still apply
+        assert model.init_args["seed"] == 0 and model.prefill_options == PREFILL_SOLVERS[args["prefill_solver"]]
+    build_model("dilated_unet.sor8").load_state_dict(build_model("dilated_unet.sor", seed=0).state_dict())
+    build_model("dilated_unet.sor8_fine_mid").load_state_dict(build_model("dilated_unet.sor_fine_mid").state_dict())
 
 
 @pytest.mark.parametrize(
@@ -168,13 +184,14 @@ def test_added_blocks_start_as_identity_so_a_file_without_them_grows_into_them(o
         DilatedUNet(**{option: [0]})
 
 
-def test_the_grown_presets_nest():
-    """sor's files load into sor_fine, sor_fine's into sor_fine_mid: each preset adds to the one before."""
+def test_the_grown_networks_nest():
+    """base's files load into base with fine blocks, those into fine_mid: each adds to the one before."""
     from inpaintlab.models import PRESETS
 
-    assert PRESETS["dilated_unet.sor_fine"].kwargs == {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}
-    fine = PRESETS["dilated_unet.sor_fine"].kwargs
-    assert PRESETS["dilated_unet.sor_fine_mid"].kwargs == {**fine, "mid_dilations": [1, 2, 4]}
-    keys = [set(create_generator(f"dilated_unet.{n}").state_dict()) for n in ("sor", "sor_fine", "sor_fine_mid")]
+    assert PRESETS["dilated_unet.base"].kwargs == {}
+    assert PRESETS["dilated_unet.fine_mid"].kwargs == {"fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
+    networks = [create_generator("dilated_unet.base"), create_generator("dilated_unet.base", fine_dilations=[1, 2, 4])]
+    keys = [set(g.state_dict()) for g in [*networks, create_generator("dilated_unet.fine_mid")]]
     assert keys[0] < keys[1] < keys[2]
+    assert {k.split(".")[0] for k in keys[1] - keys[0]} == {"fine_blocks"}
     assert {k.split(".")[0] for k in keys[2] - keys[1]} == {"mid_blocks"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -12,16 +13,11 @@ from PIL import Image
 
 from inpaintlab import cli, load
 from inpaintlab.export import HALF_TOLERANCE, TOLERANCE, export_model, sample_picture
-from inpaintlab.export.formats import HALF_MIN_VALUES, RUNNERS
-from inpaintlab.export.graph import (
-    InpaintGraph,
-    exportable_prefill,
-    fixed_depth_pyramid_fill,
-    pyramid_levels,
-)
+from inpaintlab.export.formats import HALF_MIN_VALUES, RUNNERS, WRITERS
+from inpaintlab.export.graph import InpaintGraph
 from inpaintlab.hub import save_weights
-from inpaintlab.models import PRESETS, create_generator, prefill
-from inpaintlab.models.prefill import pyramid_fill
+from inpaintlab.models import PRESETS, arch_of, create_generator
+from inpaintlab.models.prefill import EXPORT_MAX_SIDE, pyramid_fill, pyramid_levels
 
 NAME = "monet-blocks"  # shipped: 64 px U-Net with the harmonic prefill
 
@@ -51,41 +47,80 @@ def reference(inpainter, image: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
 # ---------- the prefill inside the graph ----------
 
 
-@pytest.mark.parametrize("size", [(1, 1), (2, 3), (17, 9), (64, 64), (65, 67), (100, 37)])
-def test_fixed_depth_prefill_equals_pyramid_fill(size):
+# few sweeps: the graph's size grows with them (an export of the shipped solver's 4-32 sweeps takes a minute)
+FILL_OPTIONS = {"jacobi": {"smooth_iters": 2}, "sor": {"smooth_iters": 1, "coarse_iters": 4, "over_relaxation": 1.8}}
+
+
+class Fill(torch.nn.Module):
+    """pyramid_fill as a module with the (image, mask) interface the writers export."""
+
+    def __init__(self, **options) -> None:
+        super().__init__()
+        self.options = options
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return pyramid_fill(image, mask, **self.options)
+
+
+@pytest.fixture(scope="module")
+def exported_fills(tmp_path_factory) -> dict[tuple[str, str], object]:
+    """(format, solver) -> the file of pyramid_fill exported on a 17x9 picture (dynamic axes)."""
+    folder = tmp_path_factory.mktemp("fills")
+    example = sample_picture(17, 9)
+    files = {}
+    for fmt in ("onnx", "torchscript"):
+        if fmt == "onnx" and importlib.util.find_spec("onnxruntime") is None:
+            continue
+        for solver, options in FILL_OPTIONS.items():
+            files[fmt, solver] = folder / f"{solver}.{fmt}"
+            WRITERS[fmt](Fill(**options).eval(), example, files[fmt, solver], True)
+    return files
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("solver", FILL_OPTIONS)
+def test_the_exported_fill_is_the_fill_at_every_size(exported_fills, fmt, solver):
+    """pyramid_fill exports itself: one file, traced at 17x9, fills pictures of other sizes (odd and even,
+    1x1 to past the 64 px a 7-level pyramid covers) as the eager fill does."""
+    if (fmt, solver) not in exported_fills:
+        pytest.skip("the export extra (onnxruntime) is not installed")
     gen = torch.Generator().manual_seed(0)
-    image = torch.rand(2, 3, *size, generator=gen)
-    mask = (torch.rand(2, 1, *size, generator=gen) > 0.6).float()
-    for options in ({}, {"smooth_iters": 4, "coarse_iters": 32, "over_relaxation": 1.8}):  # Jacobi, SOR
-        expected = pyramid_fill(image, mask, **options)
-        for levels in (pyramid_levels(max(size)), pyramid_levels(4096)):  # exact depth, and extra 1x1 levels
-            got = fixed_depth_pyramid_fill(image, mask, **options, levels=levels)
-            torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
-            assert torch.equal(got[mask.expand_as(got) == 0], image[mask.expand_as(image) == 0])
+    for size in [(1, 1), (2, 3), (17, 9), (64, 64), (65, 67), (100, 37)]:
+        image = torch.rand(2, 3, *size, generator=gen)
+        mask = (torch.rand(2, 1, *size, generator=gen) > 0.6).float()
+        got = RUNNERS[fmt](exported_fills[fmt, solver], image, mask)
+        torch.testing.assert_close(got, pyramid_fill(image, mask, **FILL_OPTIONS[solver]), rtol=0, atol=1e-5)
+        assert torch.equal(got[mask.expand_as(got) == 0], image[mask.expand_as(image) == 0])
 
 
-def test_too_few_levels_is_a_different_fill():
+def test_levels_fix_the_pyramid_depth():
     image, mask = sample_picture(64, 64)
     assert pyramid_levels(64) == 7 and pyramid_levels(65) == 8 and pyramid_levels(1) == 1
-    coarse = fixed_depth_pyramid_fill(image, mask, levels=3)
+    assert pyramid_levels(EXPORT_MAX_SIDE) == 13
+    for options in ({}, {"smooth_iters": 4, "coarse_iters": 32, "over_relaxation": 1.8}):  # Jacobi, SOR
+        expected = pyramid_fill(image, mask, **options)
+        for levels in (7, 13):  # the depth it needs, and extra 1x1 levels (what an exported graph has)
+            got = pyramid_fill(image, mask, **options, levels=levels)
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    coarse = pyramid_fill(image, mask, levels=3)  # the coarsest level 16x16: a blockier fill
     assert (coarse - pyramid_fill(image, mask)).abs().max() > 1e-3
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="levels must be"):
+            pyramid_fill(image, mask, levels=bad)
 
 
-def test_exportable_prefill_patches_every_models_module_and_restores():
-    original = prefill.pyramid_fill
-    generator = create_generator("unet.tiny", prefill="pyramid").eval()
-    image, mask = sample_picture(33, 35)
-    with exportable_prefill(pyramid_levels(4096)) as calls:
-        assert prefill.pyramid_fill is not original  # what prefill_prior (UNet, DilatedUNet) calls
-        with torch.no_grad():
-            patched = generator(image, mask)
-    assert calls == [1]
-    assert prefill.pyramid_fill is original
-    with torch.no_grad():
-        torch.testing.assert_close(patched, generator(image, mask), rtol=0, atol=1e-6)
-    with exportable_prefill(3) as calls, torch.no_grad():
-        create_generator("unet.tiny").eval()(image, mask)  # no prefill: nothing called
-    assert calls == [0]
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_a_traced_half_precision_fill_and_its_gradient_are_finite():
+    """The exported path divides by the dtype's smallest normal number too (1e-12 is 0 in float16: NaN)."""
+    image, mask = sample_picture(20, 24)
+    traced = torch.jit.trace(Fill(**FILL_OPTIONS["jacobi"]), (image.half(), mask.half()), check_trace=False)
+    image = image.half().requires_grad_()
+    filled = traced(image, mask.half())
+    assert filled.dtype == torch.float16 and torch.isfinite(filled).all()
+    eager = pyramid_fill(image.detach().float(), mask, **FILL_OPTIONS["jacobi"])
+    torch.testing.assert_close(filled.float(), eager, rtol=0, atol=1e-2)
+    filled.sum().backward()
+    assert torch.isfinite(image.grad).all()
 
 
 def test_graph_is_the_inpainters_fill_at_the_native_size():
@@ -154,8 +189,7 @@ def test_every_generator_exports(tmp_path, preset):
         block.mix.weight.data.normal_(0, 0.1)  # so would added blocks at their identity start
     weights = save_weights(
         generator.state_dict(), tmp_path / f"{name}.safetensors",
-        {"class": type(generator).__name__, "init": generator.init_args},
-        metadata={"resolution": getattr(generator, "image_size", None) or 32},
+        arch_of(generator), metadata={"resolution": getattr(generator, "image_size", None) or 32},
     )  # fmt: skip
     fixed = getattr(generator, "image_size", None) is not None  # the context encoder takes one size only
     for fmt in ("onnx", "torchscript"):

@@ -29,13 +29,7 @@ from pathlib import Path
 import torch
 
 from inpaintlab.export.formats import RUNNERS, SUFFIXES, WRITERS, halve_onnx_weights
-from inpaintlab.export.graph import (
-    DEFAULT_MAX_SIDE,
-    InpaintGraph,
-    exportable_prefill,
-    fixed_depth_pyramid_fill,
-    pyramid_levels,
-)
+from inpaintlab.export.graph import InpaintGraph
 from inpaintlab.io import atomic_file
 
 FORMATS = tuple(WRITERS)
@@ -90,7 +84,6 @@ def export_model(
     *,
     dynamic: bool = False,
     size: int | tuple[int, int] | None = None,
-    max_side: int = DEFAULT_MAX_SIDE,
     check: bool = True,
     overwrite: bool = False,
     half_weights: bool = False,
@@ -101,10 +94,10 @@ def export_model(
         source: what :func:`inpaintlab.load` takes, except ``"auto"`` (a router, not one model).
         output: the file (default: ``<name>.onnx`` / ``<name>.pt`` in the current folder).
         format: ``"onnx"`` or ``"torchscript"``.
-        dynamic: any batch size, height and width (up to ``max_side`` for an exact prefill);
-            otherwise the file is for ``size`` only.
+        dynamic: any batch size, height and width (the prefill exact up to
+            :data:`~inpaintlab.models.prefill.EXPORT_MAX_SIDE`, 4096 px a side); otherwise the file is for
+            ``size`` only.
         size: the input size of a static file (default: the model's native resolution).
-        max_side: the largest side a dynamic file's prefill is exact for (its pyramid depth).
         check: run the file against PyTorch afterwards (ONNX needs onnxruntime).
         overwrite: replace an existing ``output``.
         half_weights: ONNX only: store the weights as float16, computed in float32
@@ -125,8 +118,6 @@ def export_model(
             "'auto' picks a model per picture and cannot be one file; export a named model "
             "(inpaintlab models lists them)"
         )
-    if int(max_side) < 1:
-        raise ValueError(f"max_side must be >= 1 pixel, got {max_side}")
     if half_weights and format != "onnx":
         raise ValueError(f"half_weights is for ONNX files; a {format} export keeps float32 weights")
     from inpaintlab.api import Inpainter, load
@@ -156,7 +147,6 @@ def export_model(
             except ValueError as err:
                 hint = "; export without --dynamic (for its native size only)" if dynamic else ""
                 raise ValueError(f"{inpainter.name} cannot be exported at {h}x{w}: {err}{hint}") from None
-    levels = pyramid_levels(max_side if dynamic else max(trace_size))
     name = inpainter.name
     path = Path(output) if output is not None else Path(f"{name}{SUFFIXES[format]}")
     example = sample_picture(*trace_size)
@@ -164,8 +154,7 @@ def export_model(
     result = ExportResult(path, format, name, dynamic, 0, trace_size)
 
     def write(tmp: Path) -> None:
-        with exportable_prefill(levels):
-            WRITERS[format](graph, example, tmp, dynamic)
+        WRITERS[format](graph, example, tmp, dynamic)
         if half_weights:
             halve_onnx_weights(tmp)
         if check:  # on the temporary file: a file that fails the check never replaces anything
@@ -222,15 +211,11 @@ def _check(
 
 
 __all__ = [
-    "DEFAULT_MAX_SIDE",
     "FORMATS",
     "HALF_TOLERANCE",
     "TOLERANCE",
     "ExportResult",
     "InpaintGraph",
     "export_model",
-    "exportable_prefill",
-    "fixed_depth_pyramid_fill",
-    "pyramid_levels",
     "sample_picture",
 ]

@@ -14,6 +14,12 @@ registry entries store, so renaming a class never breaks a published file:
     >>> arch_of(g)                                          # the spec of a model, from its init_args
     'unet.tiny'
 
+A preset names a network (as timm's do), not how it is run or trained: a setting such as a
+``DilatedUNet``'s prefill solver is an argument override, which a registry entry gives for its file.
+Names that files already written use for what is now an argument, and the class names of files written
+before presets, are read through the one deprecation table,
+:data:`~inpaintlab.models.deprecated_names.DEPRECATED_NAMES`.
+
 ``create_generator`` / ``create_discriminator`` / ``create_translator`` are ``build_model`` for one role.
 The resolution a checkpoint was trained at is not part of the architecture (the hub records it beside
 the weights).
@@ -21,6 +27,7 @@ the weights).
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +37,7 @@ from torch import nn
 from inpaintlab.models.base import InpaintGenerator, masked_input, records_init_args
 from inpaintlab.models.classifier import StyleClassifier
 from inpaintlab.models.context_encoder import ContextEncoder
+from inpaintlab.models.deprecated_names import DEPRECATED_NAMES, DROPPED_INIT_ARGUMENTS
 from inpaintlab.models.dilated_unet import DilatedUNet
 from inpaintlab.models.global_discriminator import DualDiscriminator, GlobalDiscriminator
 from inpaintlab.models.layers import NORM_KINDS, apply_spectral_norm, init_weights, make_norm
@@ -63,7 +71,6 @@ PRESETS: dict[str, Preset] = {
     "unet.tiny": Preset(UNetGenerator, _G, {"base_channels": 4, "depth": 3, "max_channels": 8}),
     "unet.base": Preset(UNetGenerator, _G),  # ~6.9M parameters
     "unet.learned_skips": Preset(UNetGenerator, _G, {"skip": "learned"}),
-    "unet.noise": Preset(UNetGenerator, _G, {"noise_std": 0.1}),
     "unet.prefill": Preset(UNetGenerator, _G, {"prefill": "pyramid"}),
     # the shipped CPU first versions (1.2M parameters)
     "unet.prefill.small": Preset(
@@ -71,20 +78,12 @@ PRESETS: dict[str, Preset] = {
     ),
     # the 256 px zoo's generator: harmonic prefill + a gated dilated-residual correction at 1/2..1/16 scale
     "dilated_unet.tiny": Preset(DilatedUNet, _G, {"channels": [4, 4, 8, 8], "dilations": [1, 2]}),
-    "dilated_unet.base": Preset(DilatedUNet, _G),  # 2.8M parameters, 2.7 GFLOP per 256x256 picture
-    # base with its prefill solved by red-black SOR (as fast, within 0.03 dB of the converged harmonic fill)
-    "dilated_unet.sor": Preset(DilatedUNet, _G, {"prefill_solver": "sor"}),
-    # sor with three residual blocks at 1/2 scale (dilations 1, 2, 4) for small holes; sor's files load into it
-    "dilated_unet.sor_fine": Preset(DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4]}),
-    # sor_fine with three more residual blocks at 1/4 scale (dilations 1, 2, 4); sor_fine's files load into it
-    "dilated_unet.sor_fine_mid": Preset(
-        DilatedUNet, _G, {"prefill_solver": "sor", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
-    ),
-    # the shipped files: sor and sor_fine_mid with twice the prefill sweeps on the fine levels (same weights)
-    "dilated_unet.sor8": Preset(DilatedUNet, _G, {"prefill_solver": "sor8"}),
-    "dilated_unet.sor8_fine_mid": Preset(
-        DilatedUNet, _G, {"prefill_solver": "sor8", "fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}
-    ),
+    # 2.8M parameters, 2.7 GFLOP per 256x256 picture (the centre-hole files'); the prefill solver is an
+    # argument (prefill_solver: jacobi by default, sor, sor8: see dilated_unet.PREFILL_SOLVERS)
+    "dilated_unet.base": Preset(DilatedUNet, _G),
+    # base with three residual blocks at 1/2 scale and three at 1/4 scale (dilations 1, 2, 4), for small holes
+    # (2.9M parameters; the blocks and region files'); base's files load into it, the added blocks at identity
+    "dilated_unet.fine_mid": Preset(DilatedUNet, _G, {"fine_dilations": [1, 2, 4], "mid_dilations": [1, 2, 4]}),
     "context_encoder.tiny": Preset(ContextEncoder, _G, {"image_size": 32, "base_channels": 4, "max_channels": 8}),
     "context_encoder.base": Preset(ContextEncoder, _G, {"image_size": 128, "base_channels": 64}),
     "timm_unet.tiny": Preset(
@@ -100,7 +99,6 @@ PRESETS: dict[str, Preset] = {
     "patch.70.spectral": Preset(PatchDiscriminator, _D, {"num_layers": 3, "norm": "spectral"}),
     "global.tiny": Preset(GlobalDiscriminator, _D, {"image_size": 32, "base_channels": 4, "max_channels": 16}),
     "global.base": Preset(GlobalDiscriminator, _D, {"image_size": 256}),
-    "global.pooled": Preset(GlobalDiscriminator, _D, {"image_size": None}),
     "dual.tiny": Preset(
         DualDiscriminator,
         _D,
@@ -114,33 +112,17 @@ PRESETS: dict[str, Preset] = {
     "resnet.tiny": Preset(ResnetGenerator, _T, {"base_channels": 4, "n_blocks": 1}),
     "resnet.small": Preset(ResnetGenerator, _T, {"base_channels": 32, "n_blocks": 6}),  # 2.0M, CPU recipes
     "resnet9.base": Preset(ResnetGenerator, _T),  # CycleGAN's 256 px generator, 11.4M parameters
-    "resnet6.base": Preset(ResnetGenerator, _T, {"n_blocks": 6}),  # CycleGAN's 128 px generator
     "unet_translator.tiny": Preset(UNetTranslator, _T, {"base_channels": 4, "depth": 3, "max_channels": 8}),
     "unet_translator.base": Preset(UNetTranslator, _T),
     # the photo / Monet style classifier (load("auto")'s router)
     "style_classifier.tiny": Preset(StyleClassifier, _C, {"base_channels": 4, "depth": 2}),
     "style_classifier.base": Preset(StyleClassifier, _C),  # 0.3M parameters, the shipped one
 }
-"""Preset name -> architecture. Names are stable: published checkpoints refer to them."""
+"""Preset name -> architecture. Names are stable: published checkpoints refer to them (a renamed one stays
+readable through :data:`~inpaintlab.models.deprecated_names.DEPRECATED_NAMES`)."""
 
 TASK_OF_ROLE = {"generator": "inpaint", "translator": "stylize", "classifier": "classify"}
 """The hub task of a model that is exported alone (discriminators never are)."""
-
-# Class names of the checkpoints written before presets existed ({"class": ..., "init": ...}); frozen:
-# a class may be renamed, these strings stay what old files say.
-LEGACY_CLASSES: dict[str, type[nn.Module]] = {
-    "UNetGenerator": UNetGenerator,
-    "ContextEncoder": ContextEncoder,
-    "TimmUNetGenerator": TimmUNetGenerator,
-    "DilatedUNet": DilatedUNet,
-    "PatchDiscriminator": PatchDiscriminator,
-    "GlobalDiscriminator": GlobalDiscriminator,
-    "DualDiscriminator": DualDiscriminator,
-    "ResnetGenerator": ResnetGenerator,
-    "UNetTranslator": UNetTranslator,
-    "StyleClassifier": StyleClassifier,
-}
-_LEGACY_DROPPED = ("native_resolution",)  # once an argument, now recorded beside the weights
 
 ArchSpec = str | dict[str, Any]
 
@@ -202,28 +184,32 @@ def arch_of(model: nn.Module) -> ArchSpec:
 
 def parse_arch(spec: Any) -> tuple[str, dict[str, Any]]:
     """``(preset name, argument overrides)`` of a spec: a preset name, ``{"preset", "args"}``, or the
-    ``{"class", "init"}`` of checkpoints written before presets (converted). Raises ``KeyError`` for an
-    unknown preset and ``TypeError`` / ``ValueError`` for a malformed spec."""
+    ``{"class", "init"}`` of checkpoints written before presets; an old name (of :data:`DEPRECATED_NAMES`)
+    is replaced by the spec of the same network. Raises ``KeyError`` for an unknown preset and
+    ``TypeError`` / ``ValueError`` for a malformed spec."""
     if isinstance(spec, str):
         name, args = spec, {}
     elif isinstance(spec, dict) and "preset" in spec and set(spec) <= {"preset", "args"}:
         name, args = spec["preset"], spec.get("args") or {}
     elif isinstance(spec, dict) and "class" in spec and set(spec) <= {"class", "init"}:
-        cls = LEGACY_CLASSES.get(spec["class"])
-        if cls is None:
-            raise KeyError(f"unknown model class {spec['class']!r} in {spec!r}; known: {sorted(LEGACY_CLASSES)}")
-        init = {k: v for k, v in (spec.get("init") or {}).items() if k not in _LEGACY_DROPPED}
-        converted = canonical_arch(cls, init)
-        return parse_arch(converted)
+        cls = DEPRECATED_NAMES.get(spec["class"])
+        if not isinstance(cls, type):
+            known = sorted(k for k, v in DEPRECATED_NAMES.items() if isinstance(v, type))
+            raise KeyError(f"unknown model class {spec['class']!r} in {spec!r}; known: {known}")
+        init = {k: v for k, v in (spec.get("init") or {}).items() if k not in DROPPED_INIT_ARGUMENTS}
+        return parse_arch(canonical_arch(cls, init))
     else:
         raise TypeError(
             f"an architecture is a preset name such as 'unet.prefill' or "
             f"{{'preset': 'unet.prefill', 'args': {{...}}}}, got {spec!r}"
         )
-    if not isinstance(name, str) or name not in PRESETS:
+    renamed = DEPRECATED_NAMES.get(name) if isinstance(name, str) else None
+    if not isinstance(renamed, dict) and (not isinstance(name, str) or name not in PRESETS):
         raise KeyError(f"unknown architecture preset {name!r}; valid presets: {sorted(PRESETS)}")
     if not isinstance(args, dict):
         raise TypeError(f"the 'args' of architecture {name!r} must be a dict of overrides, got {args!r}")
+    if isinstance(renamed, dict):  # an old preset name: its network's preset, the old name's settings as args
+        return renamed["preset"], _merge(copy.deepcopy(renamed["args"]), args)
     return name, dict(args)
 
 
@@ -272,7 +258,6 @@ def create_translator(name: ArchSpec, **overrides: Any) -> nn.Module:
 
 
 __all__ = [
-    "LEGACY_CLASSES",
     "NORM_KINDS",
     "PRESETS",
     "ROLES",

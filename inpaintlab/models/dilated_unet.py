@@ -105,10 +105,10 @@ class DilatedUNet(InpaintGenerator):
         seed: seeds the weight init; None uses the global RNG.
 
     ``dilated_unet.base`` (channels 32/64/128/192, dilations 1,2,4,8,4,2) has 2.8M parameters and costs
-    1.3 GMAC per 256x256 picture; ``dilated_unet.sor`` is the same network with its prefill solved by
-    red-black SOR; ``dilated_unet.sor_fine`` adds fine blocks with dilations 1, 2, 4 (+31k parameters,
-    +0.5 GMAC); ``dilated_unet.sor_fine_mid`` adds blocks with dilations 1, 2, 4 at 1/4 scale to that
-    (+0.12M parameters, +0.5 GMAC); ``dilated_unet.tiny`` a few thousand parameters, for tests.
+    1.3 GMAC per 256x256 picture; fine blocks with dilations 1, 2, 4 add 31k parameters and 0.5 GMAC, and
+    blocks with dilations 1, 2, 4 at 1/4 scale 0.12M parameters and 0.5 GMAC more (both:
+    ``dilated_unet.fine_mid``); ``dilated_unet.tiny`` has a few thousand parameters, for tests. The prefill
+    solver is an argument of each (the shipped files run ``prefill_solver="sor8"``, their registry entries say).
 
     Shapes: image (N,3,H,W), mask (N,1,H,W) -> (N,3,H,W) in [0,1].
     """

@@ -6,6 +6,4 @@ from inpaintlab.tasks.inpaint.data import InpaintDataModule
 from inpaintlab.tasks.inpaint.losses import FeatureLosses, reconstruction_loss
 from inpaintlab.tasks.inpaint.module import InpaintModule
 
-InpaintGAN = InpaintModule  # the name before the tasks/ layout (scripts that import it keep working)
-
 __all__ = ["FeatureLosses", "InpaintDataModule", "InpaintModule", "reconstruction_loss"]

@@ -83,7 +83,7 @@ class InpaintModule(InitFromMixin, EvaluationMixin, ManualStepMixin, L.Lightning
         init_from: ``.ckpt`` of an earlier run or hub ``.safetensors`` to start from (not used when resuming);
             ``validate``, ``test`` and ``predict`` without ``ckpt_path`` run these weights.
         init_allow_missing: generator state-dict key prefixes that ``init_from``'s file may lack, e.g.
-            ``["fine_blocks."]`` to grow a ``dilated_unet.sor`` file into ``dilated_unet.sor_fine``; those
+            ``["fine_blocks."]`` to grow a ``dilated_unet.base`` file into one with ``fine_dilations``; those
             weights keep their initialisation. Any other missing or extra key is still an error.
         max_nonfinite_steps: skipped non-finite updates tolerated before training stops with an error.
         fid_every_n_epochs: compute FID every N validation epochs (0: never; the checkpoint metric is PSNR).
