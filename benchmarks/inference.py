@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--model", default="photo-blocks")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-texture", dest="texture", action="store_false", help="the fill without its texture stage")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/inference"))
     parser.add_argument("--retain-freed-memory", action="store_true",
                         help="keep freed memory in the process first, as `inpaintlab serve` does (glibc)")
@@ -61,7 +62,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     rows = []
 
-    cpu = load(args.model, device="cpu")
+    cpu = load(args.model, device="cpu", texture=args.texture)
     image = torch.rand(1, 3, 256, 256)
     mask = torch.zeros(1, 1, 256, 256)
     mask[..., 96:160, 96:160] = 1
@@ -88,7 +89,7 @@ def main() -> None:
                  "peak_rss_growth_mb": round(rss_mb() - before, 1)})
 
     if torch.cuda.is_available():
-        gpu = load(args.model, device="cuda")
+        gpu = load(args.model, device="cuda", texture=args.texture)
         batch = 64
         images = torch.rand(batch, 3, 256, 256, device="cuda")
         masks = torch.zeros(batch, 1, 256, 256, device="cuda")

@@ -23,12 +23,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.utils import make_grid, save_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CLASSICAL_METHODS, fixed_masks, model_method, parse_models  # noqa: E402
+from quality import CLASSICAL_METHODS, fixed_masks, model_method, parse_models, sharpness  # noqa: E402
 
 from inpaintlab.data.gpu_store import decode_centre_squares  # noqa: E402
 from inpaintlab.data.image_io import list_image_files  # noqa: E402
@@ -54,6 +55,35 @@ def picture_grid(sources: list[str], images: torch.Tensor, masks: torch.Tensor, 
     return make_grid(tiles, nrow=len(images), padding=2, pad_value=1.0)
 
 
+def hd_grid(picture: Path, size: tuple[int, int], box: tuple[int, int], name: str) -> tuple[torch.Tensor, dict[str, float]]:
+    """An object-sized hole at high resolution: ``picture`` resized to ``size`` (width, height), a ``box``
+    (width, height) hole in its middle, filled by ``name`` (texture on, then off), PatchMatch and TELEA.
+    Returns the tiles (3, h, w) side by side, each the box with a margin at full resolution, and each
+    fill's hole sharpness (1 = as much detail as the truth)."""
+    from PIL import Image
+
+    width, height = size
+    with Image.open(picture) as im:
+        image = torch.from_numpy(np.asarray(im.convert("RGB").resize(size, Image.Resampling.LANCZOS)).copy())
+    image = image.permute(2, 0, 1)[None].float() / 255
+    mask = torch.zeros(1, 1, height, width)
+    top, left = (height - box[1]) // 2, (width - box[0]) // 2
+    mask[..., top : top + box[1], left : left + box[0]] = 1
+    fills = {
+        "ours": model_method(name, "auto")(image, mask),
+        "ours-no-texture": model_method(name, "auto", texture=False)(image, mask),
+        "patchmatch": CLASSICAL_METHODS["patchmatch"](image, mask),
+        "opencv-telea": CLASSICAL_METHODS["opencv-telea"](image, mask),
+    }
+    margin = box[1] // 2
+    rows, cols = slice(max(top - margin, 0), top + box[1] + margin), slice(max(left - margin, 0), left + box[0] + margin)
+    masked = torch.where(mask > 0.5, torch.tensor(HOLE_COLOR).view(1, 3, 1, 1), image)
+    tiles = [t[0, :, rows, cols] for t in (masked, *fills.values(), image)]
+    return make_grid(torch.stack(tiles), nrow=len(tiles), padding=4, pad_value=1.0), {
+        method: round(sharpness(fill, image, mask), 3) for method, fill in fills.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -67,8 +97,18 @@ def main() -> None:
         "--model", action="append", default=[], metavar="LABEL=PATH", help="a row for this file (repeatable)"
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pictures"))
+    parser.add_argument(
+        "--hd", type=Path, default=None, metavar="PICTURE",
+        help="also an object-sized hole at high resolution: PICTURE resized to 1024x768, a 200x140 box (hd.png)",
+    )  # fmt: skip
+    parser.add_argument("--hd-model", default="monet-center", help="the registry file that fills --hd")
     args = parser.parse_args()
     extra = list(parse_models(args.model).values())
+    if args.hd is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        grid, sharp = hd_grid(args.hd, (1024, 768), (200, 140), args.hd_model)
+        save_image(grid, args.out / "hd.png")
+        print(f"wrote {args.out / 'hd.png'} (masked, {', '.join(sharp)}, truth); hole sharpness {sharp}")
     torch.set_grad_enabled(False)
     available = set(registry.list_models())
     args.out.mkdir(parents=True, exist_ok=True)

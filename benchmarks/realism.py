@@ -36,7 +36,16 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CLASSICAL_METHODS, KINDS, LIBRARY_KINDS, PSNR_SUFFIX, STYLES, fixed_masks, model_method, sharpness  # noqa: E402
+from quality import (  # noqa: E402
+    CLASSICAL_METHODS,
+    KINDS,
+    LIBRARY_KINDS,
+    PSNR_SUFFIX,
+    STYLES,
+    fixed_masks,
+    model_method,
+    sharpness,
+)
 
 from inpaintlab.data.gpu_store import decode_centre_squares  # noqa: E402
 from inpaintlab.data.image_io import list_image_files  # noqa: E402

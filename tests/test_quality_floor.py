@@ -3,7 +3,8 @@
 The lesson of the 64 px zoo: downscaling a picture for the model erases the thin structures a local fill
 keeps, and the fill lost 0.4-2.7 dB to a plain harmonic fill at 256 px. The inference plan now runs thin
 holes at full scale; this checks it on the shipped public-domain painting with LaMa-like thin strokes at
-256, 512 and 1024 px.
+256, 512 and 1024 px. It checks the network's own fill (``texture=False``): the texture stage adds detail
+that is not the hole's own and trades PSNR for realism by design (docs/texture.md, measured there).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_region_checkpoint_is_never_worse_than_the_harmonic_fill_on_thin_strokes
     image = F.interpolate(painting, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
     mask = stroke_mask(size, style="thin", generator=torch.Generator().manual_seed(size))
     with torch.inference_mode():
-        ours = load(name, device="cpu")(image, mask)
+        ours = load(name, device="cpu", texture=False)(image, mask)
     ours_db = float(hole_metrics(ours, image, mask, reduction="mean")["psnr_hole"])
     prior_db = float(hole_metrics(pyramid_fill(image, mask), image, mask, reduction="mean")["psnr_hole"])
     assert ours_db >= prior_db - TOLERANCE_DB, f"{name} at {size} px: {ours_db:.2f} dB vs prior {prior_db:.2f} dB"

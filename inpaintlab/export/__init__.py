@@ -4,8 +4,10 @@ The file holds :class:`~inpaintlab.export.graph.InpaintGraph`: it takes ``image`
 [0,1] and ``mask`` (N,1,H,W) float (nonzero = hole) and returns the composited fill (N,3,H,W), with
 the generator's harmonic prefill (:func:`~inpaintlab.models.prefill.pyramid_fill`) as graph
 operations, and known pixels copied through. It runs the generator at the input's size: for a
-picture at the model's native resolution it computes what ``load(name)(image, mask)`` computes
-(which, for other sizes, adds context windows and rescaling around the graph).
+picture at the model's native resolution it computes what ``load(name, texture=False)(image, mask)``
+computes (which, for other sizes, adds context windows and rescaling around the graph). The texture stage
+(:mod:`inpaintlab.texture`) is not in the graph: it runs after it, in both runtimes' front end
+(:class:`~inpaintlab.api.onnx_inpainter.OnnxInpainter` runs it for the shipped ONNX files).
 
 Any generator of :mod:`inpaintlab.models` with the interface ``model(image, mask)`` exports; after
 writing, the file is run (onnxruntime / ``torch.jit.load``) against the PyTorch model on a test
