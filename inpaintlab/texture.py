@@ -32,6 +32,8 @@ from scipy import ndimage
 
 #: Query rows per distance block: bounds the search's temporary to ``_QUERY_BLOCK * keys`` floats.
 _QUERY_BLOCK = 256
+#: Nearest sources a hole cell chooses among when ``reuse`` spreads the copies.
+_CANDIDATES = 16
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class TextureSettings:
             0: full strength everywhere). Near known pixels the network's fill is already close to the
             truth, and a thin stroke is all edge: there, detail that is not the truth's costs more PSNR
             than it buys realism.
+        reuse: how strongly a source already copied is avoided (0: every cell its nearest source). Deep in
+            a large hole the blurred cells all look alike and would copy the same few sources.
     """
 
     cell: int = 4
@@ -54,6 +58,7 @@ class TextureSettings:
     sigma: float = 2.0
     strength: float = 1.0
     ramp: float = 0.0
+    reuse: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("cell", "patch"):
@@ -62,7 +67,7 @@ class TextureSettings:
                 raise ValueError(f"texture {name} must be an integer >= 1, got {value!r}")
         if self.patch % 2 == 0:
             raise ValueError(f"texture patch must be odd (a neighbourhood centred on the cell), got {self.patch}")
-        for name in ("sigma", "strength", "ramp"):
+        for name in ("sigma", "strength", "ramp", "reuse"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
                 raise ValueError(f"texture {name} must be a finite number >= 0, got {value!r}")
@@ -109,7 +114,7 @@ def copy_texture(
     padded = np.pad(composite, ((0, 0), (0, rows * cell - height), (0, cols * cell - width)), mode="edge")
     cells = padded.reshape(3, rows, cell, cols, cell).mean(axis=(2, 4))
     hole_cells = np.pad(hole, ((0, rows * cell - height), (0, cols * cell - width))).reshape(rows, cell, cols, cell).any(axis=(1, 3))
-    source = _match(cells, hole_cells, settings.patch)
+    source = _match(cells, hole_cells, settings.patch, settings.reuse)
     if source is None:  # no wholly known neighbourhood to copy from: the fill as it is
         return structure
     detail = composite - ndimage.gaussian_filter(composite, (0, sigma, sigma), mode="nearest", truncate=3.0)
@@ -135,7 +140,7 @@ def _depth(hole: np.ndarray) -> np.ndarray:
     return depth
 
 
-def _match(cells: np.ndarray, hole_cells: np.ndarray, patch: int) -> np.ndarray | None:
+def _match(cells: np.ndarray, hole_cells: np.ndarray, patch: int, reuse: float = 0.0) -> np.ndarray | None:
     """(rows, cols) int: for each cell touching the hole, the flat index of the known cell whose ``patch``
     neighbourhood is nearest (others: themselves); None when no cell's neighbourhood is wholly known."""
     channels, rows, cols = cells.shape
@@ -152,11 +157,36 @@ def _match(cells: np.ndarray, hole_cells: np.ndarray, patch: int) -> np.ndarray 
         return None
     key_features = np.ascontiguousarray(features[:, keys].T)
     key_norms = np.einsum("kd,kd->k", key_features, key_features)
+    query_norms = np.einsum("dn,dn->n", features[:, queries], features[:, queries])
+    k = min(_CANDIDATES, keys.size)
+    nearest, distances = np.empty((queries.size, k), np.intp), np.empty((queries.size, k), np.float32)
     for start in range(0, queries.size, _QUERY_BLOCK):
         block = queries[start : start + _QUERY_BLOCK]
         distance = key_norms[None, :] - 2.0 * (features[:, block].T @ key_features.T)
-        source.flat[block] = keys[np.argmin(distance, axis=1)]
+        best = np.argpartition(distance, k - 1, axis=1)[:, :k] if k < keys.size else np.argsort(distance, axis=1)
+        rows_ = slice(start, start + block.size)
+        nearest[rows_] = keys[best]
+        distances[rows_] = np.take_along_axis(distance, best, axis=1) + query_norms[rows_, None]
+    source.flat[queries] = _spread(nearest, distances, reuse)
     return source
+
+
+def _spread(nearest: np.ndarray, distances: np.ndarray, reuse: float) -> np.ndarray:
+    """One source per hole cell among its ``nearest`` candidates: the least distance plus ``reuse`` x the
+    typical distance x how often that source is already taken (cells in order of confidence). Blurred
+    cells look alike; without this a few "average" sources are copied dozens of times, a repeated tile
+    that shows as a grid."""
+    if reuse <= 0 or nearest.shape[1] == 1:
+        return nearest[np.arange(len(nearest)), distances.argmin(axis=1)]
+    weight = np.float32(reuse * max(float(np.median(distances.min(axis=1))), 1e-6))
+    taken: dict[int, int] = {}
+    chosen = np.empty(len(nearest), np.intp)
+    for i in np.argsort(distances.min(axis=1), kind="stable"):
+        counts = np.fromiter((taken.get(int(c), 0) for c in nearest[i]), np.float32, nearest.shape[1])
+        pick = int(nearest[i, int(np.argmin(distances[i] + weight * counts))])
+        taken[pick] = taken.get(pick, 0) + 1
+        chosen[i] = pick
+    return chosen
 
 
 def texture_window(

@@ -192,3 +192,21 @@ def test_the_inpainter_keeps_known_pixels_and_textures_only_the_hole(tmp_path):
         return float((torch.nn.functional.conv2d(x.mean(1, keepdim=True), lap, padding=1).square() * mask).sum())
 
     assert detail(plain) < 0.2 * detail(image) < detail(textured) / 2
+
+
+def test_reuse_spreads_the_copies_over_more_sources():
+    from inpaintlab.texture import _match
+
+    rng = np.random.default_rng(0)
+    cells = rng.random((3, 24, 24)).astype(np.float32)
+    hole = np.zeros((24, 24), bool)
+    hole[6:18, 6:18] = True
+    cells[:, hole] = 0.5  # deep in a blurred hole every cell looks the same
+    plain = _match(cells, hole, 3)[hole]
+    spread = _match(cells, hole, 3, reuse=4.0)[hole]
+    assert np.unique(plain, return_counts=True)[1].max() > 0.5 * hole.sum()  # one source for most: a repeated tile
+    assert np.unique(spread, return_counts=True)[1].max() < 0.1 * hole.sum()  # spread over many sources
+    usable = ~ndimage.maximum_filter(hole, size=3)
+    assert usable.flat[spread].all()  # only wholly known neighbourhoods are copied
+    with pytest.raises(ValueError, match="reuse must be a finite number >= 0"):
+        TextureSettings(reuse=-1.0)
