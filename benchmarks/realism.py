@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name  # noqa: E402
 from quality import (  # noqa: E402
     CLASSICAL_METHODS,
     KINDS,
@@ -49,6 +49,7 @@ from quality import (  # noqa: E402
 
 from inpaintlab.data.gpu_store import decode_centre_squares  # noqa: E402
 from inpaintlab.data.image_io import list_image_files  # noqa: E402
+from inpaintlab.io import atomic_write  # noqa: E402
 from inpaintlab.metrics.hole import hole_metrics  # noqa: E402
 
 CLASSICAL = ("patchmatch", "opencv-telea", "harmonic-converged")
@@ -166,15 +167,20 @@ def main(argv=None) -> int:
                 row = {"style": style, "mask": kind, "method": method, "images": len(images)}
                 rows.append({**row, **measure(images, filled, masks, args.seeds, patch=args.patch, steps=args.steps, batch=args.batch)})
                 print(json.dumps(rows[-1]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, CPU",
-        "size": args.size, "patch": args.patch, "steps": args.steps, "batch": args.batch, "seeds": args.seeds,
-    }
-    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(to_markdown(rows))
+                write(args, rows)  # after every row: a long run stopped half-way keeps what it measured
     print(to_markdown(rows))
     return 0
+
+
+def write(args: argparse.Namespace, rows: list[dict]) -> None:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "machine": f"{cpu_name()}, {torch.get_num_threads()} threads, CPU",
+        "size": args.size, "patch": args.patch, "steps": args.steps, "batch": args.batch, "seeds": args.seeds,
+        "limit": args.limit,
+    }
+    atomic_write(args.out.with_suffix(".json"), (json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n").encode())
+    atomic_write(args.out.with_suffix(".md"), to_markdown(rows).encode())
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ class TextureSettings:
             than it buys realism.
         reuse: how strongly a source already copied is avoided (0: every cell its nearest source). Deep in
             a large hole the blurred cells all look alike and would copy the same few sources.
+        feather: cross-fade the copies of neighbouring cells over this many model pixels around each cell
+            edge (0: hard seams, cell by cell; ``cell``: every pixel mixes the copies of the four cells
+            around it, which averages different textures into a blur).
     """
 
     cell: int = 4
@@ -59,6 +62,7 @@ class TextureSettings:
     strength: float = 1.0
     ramp: float = 0.0
     reuse: float = 0.0
+    feather: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("cell", "patch"):
@@ -67,7 +71,7 @@ class TextureSettings:
                 raise ValueError(f"texture {name} must be an integer >= 1, got {value!r}")
         if self.patch % 2 == 0:
             raise ValueError(f"texture patch must be odd (a neighbourhood centred on the cell), got {self.patch}")
-        for name in ("sigma", "strength", "ramp", "reuse"):
+        for name in ("sigma", "strength", "ramp", "reuse", "feather"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
                 raise ValueError(f"texture {name} must be a finite number >= 0, got {value!r}")
@@ -76,9 +80,10 @@ class TextureSettings:
     def enabled(self) -> bool:
         return self.strength > 0
 
-    def at_scale(self, scale: float) -> tuple[int, float, float]:
-        """(cell side, blur sigma, ramp) in picture pixels for a window that ran at ``scale`` model px per picture px."""
-        return max(1, round(self.cell / scale)), self.sigma / scale, self.ramp / scale
+    def at_scale(self, scale: float) -> tuple[int, float, float, float]:
+        """(cell side, blur sigma, ramp, feather) in picture pixels for a window that ran at ``scale`` model
+        px per picture px."""
+        return max(1, round(self.cell / scale)), self.sigma / scale, self.ramp / scale, self.feather / scale
 
 
 #: The stage turned off: the network's fill unchanged.
@@ -106,7 +111,7 @@ def copy_texture(
         raise ValueError(f"structure must be (3, hole pixels) = (3, {int(hole.sum())}), got {structure.shape}")
     if not settings.enabled or structure.shape[1] == 0:
         return structure
-    cell, sigma, ramp = settings.at_scale(scale)
+    cell, sigma, ramp, feather = settings.at_scale(scale)
     _, height, width = picture.shape
     rows, cols = -(-height // cell), -(-width // cell)
     composite = picture.astype(np.float32, copy=True)
@@ -119,15 +124,47 @@ def copy_texture(
         return structure
     detail = composite - ndimage.gaussian_filter(composite, (0, sigma, sigma), mode="nearest", truncate=3.0)
     ys, xs = np.nonzero(hole)
-    cy, cx = ys // cell, xs // cell
-    src = source[cy, cx]
-    sy = np.minimum(src // cols * cell + ys % cell, height - 1)
-    sx = np.minimum(src % cols * cell + xs % cell, width - 1)
+    copied = _feathered_copy(detail, source, ys, xs, cell, feather) if feather > 0 else _cell_copy(detail, source, ys, xs, cell)
     weight = np.float32(settings.strength)
     if ramp > 0:
         weight = weight * np.minimum(_depth(hole)[ys, xs] / np.float32(ramp), np.float32(1.0))
-    values = structure + weight * detail[:, sy, sx]
+    values = structure + weight * copied
     return np.clip(values, 0.0, 1.0, out=values)
+
+
+def _cell_copy(detail: np.ndarray, source: np.ndarray, ys: np.ndarray, xs: np.ndarray, cell: int) -> np.ndarray:
+    """(3,K): each pixel's detail from its own cell's source, at the same place inside the cell."""
+    height, width = detail.shape[1:]
+    cols = source.shape[1]
+    src = source[ys // cell, xs // cell]
+    sy = np.minimum(src // cols * cell + ys % cell, height - 1)
+    sx = np.minimum(src % cols * cell + xs % cell, width - 1)
+    return detail[:, sy, sx]
+
+
+def _feathered_copy(
+    detail: np.ndarray, source: np.ndarray, ys: np.ndarray, xs: np.ndarray, cell: int, feather: float
+) -> np.ndarray:
+    """(3,K): each pixel's detail copied with the offsets of the four cells around it, so the seam between
+    two cells copied from different places is a cross-fade over ``feather`` pixels instead of a hard edge
+    (``feather >= cell``: weighted bilinearly by the distance to the cells' centres). Where neighbours
+    share an offset the copy is exact."""
+    height, width = detail.shape[1:]
+    rows, cols = source.shape
+    fy, fx = (ys + 0.5) / cell - 0.5, (xs + 0.5) / cell - 0.5
+    y0, x0 = np.floor(fy).astype(np.intp), np.floor(fx).astype(np.intp)
+    sharpen = cell / min(feather, cell)  # the 0..1 blend across a cell compressed into `feather` px at its edge
+    wy = np.clip((fy - y0 - 0.5) * sharpen + 0.5, 0, 1).astype(np.float32)
+    wx = np.clip((fx - x0 - 0.5) * sharpen + 0.5, 0, 1).astype(np.float32)
+    out = np.zeros((detail.shape[0], ys.size), np.float32)
+    for cy, wy_ in ((y0, 1 - wy), (y0 + 1, wy)):
+        for cx, wx_ in ((x0, 1 - wx), (x0 + 1, wx)):
+            cy_, cx_ = np.clip(cy, 0, rows - 1), np.clip(cx, 0, cols - 1)
+            src = source[cy_, cx_]
+            sy = np.clip(ys + (src // cols - cy_) * cell, 0, height - 1)
+            sx = np.clip(xs + (src % cols - cx_) * cell, 0, width - 1)
+            out += (wy_ * wx_) * detail[:, sy, sx]
+    return out
 
 
 def _depth(hole: np.ndarray) -> np.ndarray:

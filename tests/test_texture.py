@@ -95,8 +95,8 @@ def test_no_known_source_returns_the_fill():
 
 
 def test_the_match_grid_follows_the_window_scale():
-    assert TextureSettings(cell=4, sigma=2.0, ramp=2.0).at_scale(1.0) == (4, 2.0, 2.0)
-    assert TextureSettings(cell=4, sigma=2.0, ramp=2.0).at_scale(0.25) == (16, 8.0, 8.0)
+    assert TextureSettings(cell=4, sigma=2.0, ramp=2.0).at_scale(1.0) == (4, 2.0, 2.0, 0.0)
+    assert TextureSettings(cell=4, sigma=2.0, ramp=2.0, feather=1.0).at_scale(0.25) == (16, 8.0, 8.0, 4.0)
     picture = _striped(192, 192, period=16)  # a picture 2x the size its window ran at
     hole = np.zeros(picture.shape[1:], bool)
     hole[64:128, 64:128] = True
@@ -210,3 +210,32 @@ def test_reuse_spreads_the_copies_over_more_sources():
     assert usable.flat[spread].all()  # only wholly known neighbourhoods are copied
     with pytest.raises(ValueError, match="reuse must be a finite number >= 0"):
         TextureSettings(reuse=-1.0)
+
+
+def test_feathering_is_exact_where_cells_share_an_offset_and_fades_across_seams():
+    from inpaintlab.texture import _cell_copy, _feathered_copy
+
+    rng = np.random.default_rng(1)
+    detail = rng.standard_normal((3, 64, 64)).astype(np.float32)
+    rows = cols = 8  # cells of 8 px
+    grid = np.arange(rows * cols).reshape(rows, cols)
+    shifted = grid + 2 * cols  # every cell copies from two cells further down: one offset everywhere
+    ys, xs = np.mgrid[8:40, 8:56].reshape(2, -1)  # pixels whose four surrounding cells stay inside
+    assert np.allclose(_feathered_copy(detail, shifted, ys, xs, 8, 8.0), _cell_copy(detail, shifted, ys, xs, 8), atol=1e-6)
+    mixed = shifted.copy()
+    mixed[:, 4:] += 1  # the right half copies from one cell further right: a seam at x = 32
+    cut = _cell_copy(detail, mixed, ys, xs, 8)
+    feathered = _feathered_copy(detail, mixed, ys, xs, 8, 8.0)
+    narrow = _feathered_copy(detail, mixed, ys, xs, 8, 2.0)
+    at_seam = xs == 32
+    left = _cell_copy(detail, shifted, ys, xs, 8)
+    right = _cell_copy(detail, shifted + 1, ys, xs, 8)
+    # cut: the right copy from the seam on; feathered: halfway between the two copies at the seam
+    assert np.allclose(cut[:, at_seam], right[:, at_seam])
+    w = np.float32(0.5 + 0.5 / 8)  # the seam pixel's centre is 4.5 px from the left cell's centre
+    assert np.allclose(feathered[:, at_seam], (1 - w) * left[:, at_seam] + w * right[:, at_seam], atol=1e-5)
+    inner = (xs % 8 >= 2) & (xs % 8 <= 5)  # more than 1 px from a cell edge: a 2 px feather copies as cut
+    assert np.allclose(narrow[:, inner], cut[:, inner], atol=1e-6)
+    assert not np.allclose(narrow[:, at_seam], cut[:, at_seam])
+    with pytest.raises(ValueError, match="feather must be a finite number >= 0"):
+        TextureSettings(feather=-1)
