@@ -20,7 +20,8 @@ there, the way RETHINED's patch attention and guided PatchMatch (Image Melding) 
 Hole PSNR drops a little (detail that is not the truth's adds its own error to the blur's) and realism
 rises a lot; ``strength=0`` returns the structure unchanged. This module is numpy only, shared by both
 runtimes (:mod:`inpaintlab.api.inpainter` and :mod:`inpaintlab.api.onnx_inpainter`), so the two give the
-same pixels.
+same pixels up to near-ties (the networks' outputs differ by float rounding, which can flip which of two
+almost equally near sources a cell copies).
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def copy_texture(
     if structure.shape != (3, int(hole.sum())):
         raise ValueError(f"structure must be (3, hole pixels) = (3, {int(hole.sum())}), got {structure.shape}")
     if not settings.enabled or structure.shape[1] == 0:
-        return structure
+        return structure  # unchanged (not clipped): the network's values as they came
+    structure = np.nan_to_num(structure, nan=0.5, posinf=1.0, neginf=0.0)  # one bad value must not be copied around
     cell, sigma, ramp, feather = settings.at_scale(scale)
     _, height, width = picture.shape
     rows, cols = -(-height // cell), -(-width // cell)
@@ -157,12 +159,18 @@ def _feathered_copy(
     wy = np.clip((fy - y0 - 0.5) * sharpen + 0.5, 0, 1).astype(np.float32)
     wx = np.clip((fx - x0 - 0.5) * sharpen + 0.5, 0, 1).astype(np.float32)
     out = np.zeros((detail.shape[0], ys.size), np.float32)
+    own_y, own_x = ys // cell, xs // cell
+    own = source[own_y, own_x]
+    own_dy, own_dx = own // cols - own_y, own % cols - own_x
     for cy, wy_ in ((y0, 1 - wy), (y0 + 1, wy)):
         for cx, wx_ in ((x0, 1 - wx), (x0 + 1, wx)):
             cy_, cx_ = np.clip(cy, 0, rows - 1), np.clip(cx, 0, cols - 1)
             src = source[cy_, cx_]
-            sy = np.clip(ys + (src // cols - cy_) * cell, 0, height - 1)
-            sx = np.clip(xs + (src % cols - cx_) * cell, 0, width - 1)
+            copied = src != cy_ * cols + cx_  # a known neighbour copies nothing: it lends the pixel's own offset
+            dy = np.where(copied, src // cols - cy_, own_dy)
+            dx = np.where(copied, src % cols - cx_, own_dx)
+            sy = np.clip(ys + dy * cell, 0, height - 1)
+            sx = np.clip(xs + dx * cell, 0, width - 1)
             out += (wy_ * wx_) * detail[:, sy, sx]
     return out
 

@@ -239,3 +239,29 @@ def test_feathering_is_exact_where_cells_share_an_offset_and_fades_across_seams(
     assert not np.allclose(narrow[:, at_seam], cut[:, at_seam])
     with pytest.raises(ValueError, match="feather must be a finite number >= 0"):
         TextureSettings(feather=-1)
+
+
+def test_registry_names_get_their_published_settings_and_the_switches_turn_them_off():
+    from inpaintlab.cli.inpaint import load_inpainter
+    from inpaintlab.hub import get_entry
+
+    published = get_entry("photo-center").texture
+    assert published is not None and published.enabled
+    assert load("photo-center", device="cpu").texture == published
+    assert load("photo-center", device="cpu", texture=False).texture == NO_TEXTURE
+    onnx, runtime = load_inpainter("photo-center", "onnx", None)
+    assert runtime == "onnx" and onnx.texture == published
+    assert load_inpainter("photo-center", "onnx", None, texture=False)[0].texture == NO_TEXTURE
+    assert load_inpainter("photo-center", "torch", "cpu", texture=False)[0].texture == NO_TEXTURE
+
+
+def test_feathering_never_copies_a_pixels_own_detail_from_a_known_neighbour():
+    from inpaintlab.texture import _feathered_copy
+
+    detail = np.zeros((3, 32, 32), np.float32)
+    detail[:, :, 24:] = 1.0  # the only detail: the sources' columns
+    source = np.arange(16).reshape(4, 4)
+    source[1, 1] = 3  # one hole cell (1,1) copies from cell (0,3): columns 24-31
+    ys, xs = np.mgrid[8:16, 8:16].reshape(2, -1)
+    copied = _feathered_copy(detail, source, ys, xs, 8, 8.0)
+    assert np.allclose(copied, 1.0)  # every neighbour weight carries the hole cell's offset, none zero

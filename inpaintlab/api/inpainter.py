@@ -166,8 +166,9 @@ class Inpainter:
             if self.texture.enabled:
                 unknown = crop_hole[0, 0].cpu()
                 structure = window_values(out, size, unknown).numpy()
+                ran_at = win.scale if self.input_size is None else min(win.scale, self.input_size / max(win.height, win.width))
                 values = texture_window(
-                    crop[0].float().cpu().numpy(), unknown.numpy(), win.fill, structure, self.texture, win.scale
+                    crop[0].float().cpu().numpy(), unknown.numpy(), win.fill, structure, self.texture, ran_at
                 )
                 values = torch.from_numpy(values)
             else:

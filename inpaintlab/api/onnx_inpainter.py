@@ -52,8 +52,9 @@ class OnnxInpainter:
         optimized: where to keep ONNX Runtime's optimised graph of ``path`` (its graph optimisation takes
             ~0.9 s of a 2-core machine at every start; loading the kept graph ~0.15 s): see
             :mod:`inpaintlab.api.onnx_session`. None: not kept.
-        texture: the registry entry's texture settings (``from_entry`` passes them), False for none, or a
-            :class:`~inpaintlab.texture.TextureSettings`: the same stage as the torch runtime's.
+        texture: as for :class:`~inpaintlab.api.Inpainter`: True (default) ``published_texture``, False the
+            network's fill as it is, or a :class:`~inpaintlab.texture.TextureSettings`.
+        published_texture: the registry entry's texture settings (``from_entry`` passes them); None: none.
 
     Raises:
         ImportError: onnxruntime is not installed (``pip install onnxruntime``).
@@ -71,7 +72,7 @@ class OnnxInpainter:
         max_window: int | None = None,
         threads: int | None = None,
         optimized: str | os.PathLike | None = None,
-        texture: bool | TextureSettings = False,
+        texture: bool | TextureSettings = True,
         published_texture: TextureSettings | None = None,
     ) -> None:
         self.name = name
@@ -117,7 +118,6 @@ class OnnxInpainter:
             )
         path = fetch(onnx_entry, progress=False)
         kwargs.setdefault("optimized", optimized_path(onnx_entry.sha256, onnx_entry.file))
-        kwargs.setdefault("texture", True)
         return cls(path, name=entry.name, resolution=entry.resolution, published_texture=entry.texture, **kwargs)
 
     def __repr__(self) -> str:

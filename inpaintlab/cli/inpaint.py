@@ -47,7 +47,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--no-texture", dest="texture", action="store_false",
-        help="the network's fill without the texture stage: the PSNR-optimal (blurred) fill",
+        help="the network's fill without the texture stage: the PSNR-optimal (blurred) fill (model files "
+        "outside the registry have no texture settings and never get texture)",
     )  # fmt: skip
     parser.add_argument(
         "--runtime", choices=("auto", "onnx", "torch"), default="auto",

@@ -342,7 +342,9 @@ def parse_entry(name: str, raw: Any, source: str = "<registry>") -> CheckpointEn
         onnx = OnnxFile(file=onnx["file"], sha256=onnx["sha256"], bytes=onnx["bytes"])
     texture = get("texture")
     if texture is not None:
-        if task != "inpaint" or not isinstance(texture, dict) or not set(texture) <= set(TextureSettings.__dataclass_fields__):
+        if task != "inpaint":
+            raise fail("texture", f"no texture field: it applies to inpainters only (task: {task}); remove it", texture)
+        if not isinstance(texture, dict) or not set(texture) <= set(TextureSettings.__dataclass_fields__):
             raise fail("texture", f"for an inpainter, a mapping with keys among {sorted(TextureSettings.__dataclass_fields__)}", texture)
         try:
             texture = TextureSettings(**texture)
