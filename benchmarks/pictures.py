@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,8 +61,6 @@ def hd_grid(picture: Path, size: tuple[int, int], box: tuple[int, int], name: st
     (width, height) hole in its middle, filled by ``name`` (texture on, then off), PatchMatch and TELEA.
     Returns the tiles (3, h, w) side by side, each the box with a margin at full resolution, and each
     fill's hole sharpness (1 = as much detail as the truth)."""
-    from PIL import Image
-
     width, height = size
     with Image.open(picture) as im:
         image = torch.from_numpy(np.asarray(im.convert("RGB").resize(size, Image.Resampling.LANCZOS)).copy())

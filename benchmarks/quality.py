@@ -77,14 +77,20 @@ def fixed_masks(kind: str, count: int, size: int, seed: int) -> torch.Tensor:
     )
 
 
-def opencv_inpaint(images: torch.Tensor, masks: torch.Tensor, method: int, radius: int = 3) -> torch.Tensor:
+def per_picture_uint8(images: torch.Tensor, masks: torch.Tensor, fill) -> torch.Tensor:
+    """A classical method that works on one 8-bit picture at a time, ``fill(rgb (H,W,3) uint8, hole (H,W)
+    uint8 255 = hole) -> (H,W,3) uint8``, over a float batch (N,3,H,W) in [0,1]."""
     out = []
     for image, mask in zip(images, masks):
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         hole = (mask[0].numpy() > 0.5).astype(np.uint8) * 255
-        filled = cv2.inpaint(rgb, hole, radius, method)
+        filled = np.ascontiguousarray(fill(rgb, hole))
         out.append(torch.from_numpy(filled).permute(2, 0, 1).float() / 255)
     return torch.stack(out)
+
+
+def opencv_inpaint(images: torch.Tensor, masks: torch.Tensor, method: int, radius: int = 3) -> torch.Tensor:
+    return per_picture_uint8(images, masks, lambda rgb, hole: cv2.inpaint(rgb, hole, radius, method))
 
 
 def batched(fill, images: torch.Tensor, masks: torch.Tensor, batch: int = 16) -> torch.Tensor:
@@ -98,14 +104,12 @@ def patchmatch_inpaint(images: torch.Tensor, masks: torch.Tensor, patch_size: in
         import patchmatch
     except ImportError:
         raise ImportError("PatchMatch needs the pypatchmatch package: pip install 'inpaintlab[bench]'") from None
-    out = []
-    for image, mask in zip(images, masks):
-        rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        hole = (mask[0].numpy() > 0.5).astype(np.uint8) * 255
+
+    def fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
         patchmatch.set_random_seed(0)
-        filled = np.ascontiguousarray(patchmatch.inpaint(rgb, hole, patch_size=patch_size))
-        out.append(torch.from_numpy(filled).permute(2, 0, 1).float() / 255)
-    return torch.stack(out)
+        return patchmatch.inpaint(rgb, hole, patch_size=patch_size)
+
+    return per_picture_uint8(images, masks, fill)
 
 
 CLASSICAL_METHODS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import json
@@ -85,6 +86,20 @@ def entry_dict(**overrides) -> dict:
 def make_entry(**overrides) -> CheckpointEntry:
     return parse_entry("tiny-test", entry_dict(**overrides))
 
+
+
+def test_registry_entries_carry_texture_settings():
+    from inpaintlab.texture import TextureSettings
+
+    entry = make_entry(texture={"sigma": 4.0, "strength": 0.8})
+    assert entry.texture == TextureSettings(sigma=4.0, strength=0.8)
+    assert entry.to_dict()["texture"] == dataclasses.asdict(entry.texture)
+    assert parse_entry("tiny-test", entry.to_dict()).texture == entry.texture
+    assert make_entry().texture is None
+    with pytest.raises(RegistryError, match="field 'texture'"):
+        make_entry(texture={"blur": 2})
+    with pytest.raises(RegistryError, match="patch must be odd"):
+        make_entry(texture={"patch": 4})
 
 # ---------------------------------------------------------------- loopback HTTP server
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -11,8 +10,7 @@ import torch
 from scipy import ndimage
 
 from inpaintlab import load
-from inpaintlab.hub import parse_entry, save_weights
-from inpaintlab.hub.registry import RegistryError
+from inpaintlab.hub import save_weights
 from inpaintlab.models import create_generator
 from inpaintlab.texture import NO_TEXTURE, TextureSettings, copy_texture, resolve_texture, texture_window
 
@@ -151,26 +149,6 @@ def test_resolve_texture():
     assert resolve_texture(TextureSettings(cell=8), published).cell == 8
     with pytest.raises(TypeError, match="texture must be True"):
         resolve_texture("on", published)
-
-
-def _entry_data(**extra):
-    return {
-        "description": "x", "style": "photo", "mask": "center", "arch": "dilated_unet.tiny", "resolution": 16,
-        "file": "x.safetensors", "sha256": "0" * 64, "bytes": 1, "urls": [], "license": "MIT",
-        "recipe": {"config": "c.yaml", "data": "d"}, **extra,
-    }
-
-
-def test_registry_entries_carry_texture_settings():
-    entry = parse_entry("x", _entry_data(texture={"sigma": 4.0, "strength": 0.8}))
-    assert entry.texture == TextureSettings(sigma=4.0, strength=0.8)
-    assert entry.to_dict()["texture"] == dataclasses.asdict(entry.texture)
-    assert parse_entry("x", entry.to_dict()).texture == entry.texture
-    assert parse_entry("x", _entry_data()).texture is None
-    with pytest.raises(RegistryError, match="field 'texture'"):
-        parse_entry("x", _entry_data(texture={"blur": 2}))
-    with pytest.raises(RegistryError, match="patch must be odd"):
-        parse_entry("x", _entry_data(texture={"patch": 4}))
 
 
 def test_the_inpainter_keeps_known_pixels_and_textures_only_the_hole(tmp_path):
